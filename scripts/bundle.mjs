@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// esbuild bundles: dist/aifo.mjs (the CLI and proxy) and dist/aifo-shim.mjs (the in-container
+// client). Both are single files with a node shebang, targeting node20 (the flake pins 22).
+import { build } from 'esbuild';
+import { chmod } from 'node:fs/promises';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..');
+// Bundled CommonJS dependencies (dockerode, yargs' parsers) call require() for Node built-ins.
+const requireShim = "import { createRequire as __aifoCreateRequire } from 'node:module'; const require = __aifoCreateRequire(import.meta.url);";
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  legalComments: 'none',
+  logLevel: 'warning',
+  // Optional native speed-up of ssh2 (docker over ssh://); ssh2 works without it.
+  external: ['cpu-features', '*.node'],
+};
+
+await build({
+  ...common,
+  entryPoints: [path.join(root, 'src/cli/main.ts')],
+  outfile: path.join(root, 'dist/aifo.mjs'),
+  banner: { js: '#!/usr/bin/env node\n' + requireShim },
+});
+await build({
+  ...common,
+  entryPoints: [path.join(root, 'src/shim/main.ts')],
+  outfile: path.join(root, 'dist/aifo-shim.mjs'),
+  banner: { js: '#!/usr/bin/env node' },
+  minify: true,
+});
+await chmod(path.join(root, 'dist/aifo.mjs'), 0o755);
+await chmod(path.join(root, 'dist/aifo-shim.mjs'), 0o755);
