@@ -7,6 +7,8 @@ export interface ErrorSpec {
   readonly exitCode: number;
   /** Body prefix sent to the client (protocol.md status table); detail may follow `: `. */
   readonly body: string;
+  /** The detail is the whole message (409's `tool '<t>' not available in running sidecars; …`). */
+  readonly detailIsMessage?: boolean;
 }
 
 export const ERROR_TABLE = {
@@ -16,7 +18,7 @@ export const ERROR_TABLE = {
   AIFO_E_NOT_FOUND: { status: 404, exitCode: EXIT_PROTOCOL_ERROR, body: 'not found' },
   AIFO_E_METHOD: { status: 405, exitCode: EXIT_PROTOCOL_ERROR, body: 'method not allowed' },
   AIFO_E_NOTIFY_TIMEOUT: { status: 408, exitCode: EXIT_TIMEOUT, body: 'timeout' },
-  AIFO_E_NO_SIDECAR: { status: 409, exitCode: EXIT_PROTOCOL_ERROR, body: 'tool not available in running sidecars' },
+  AIFO_E_NO_SIDECAR: { status: 409, exitCode: EXIT_PROTOCOL_ERROR, body: 'tool not available in running sidecars', detailIsMessage: true },
   AIFO_E_TOO_LARGE: { status: 413, exitCode: EXIT_PROTOCOL_ERROR, body: 'request too large' },
   AIFO_E_PROTO: { status: 426, exitCode: EXIT_PROTOCOL_ERROR, body: 'Unsupported shim protocol; expected 1 or 2' },
   AIFO_E_HEADERS_TOO_LARGE: { status: 431, exitCode: EXIT_PROTOCOL_ERROR, body: 'request headers too large' },
@@ -37,8 +39,8 @@ export class AifoError extends Error {
   readonly detail: string;
 
   constructor(code: ErrorCode, detail = '', options?: { cause?: unknown }) {
-    const spec = ERROR_TABLE[code];
-    super(detail ? `${spec.body}: ${detail}` : spec.body, options);
+    const spec: ErrorSpec = ERROR_TABLE[code];
+    super(detail ? (spec.detailIsMessage ? detail : `${spec.body}: ${detail}`) : spec.body, options);
     this.name = 'AifoError';
     this.code = code;
     this.detail = detail;
