@@ -1,0 +1,221 @@
+// The `docker` runner (DESIGN.md "Runners"): runs a tool in its toolchain sidecar through the
+// Engine API (dockerode over the unix socket, DOCKER_HOST honoured; Podman's compatible API
+// works too), never by spawning the docker CLI.
+//
+// One exec per tool: `/bin/sh -c EXEC_WRAPPER aifo-exec EXECID TOOL ARGS…` (a constant script,
+// request data only as positional parameters) with WorkingDir = the request's cwd (the
+// workspace is mounted at the same path in every sidecar) and Tty = spec.tty. The wrapper runs
+// the tool as the leader of a new process group, records the pgid under
+// `$HOME/.aifo-exec/<ExecId>/`, and ends only when the whole group is gone; the exit code comes
+// from the engine's exec inspect. Signals and liveness checks are further short execs of
+// constant scripts that address `-PGID`.
+//
+// Death by signal: the wrapper sees the status as a POSIX shell reports it, 128+N, and cannot
+// tell it from a tool that chose to exit with 128+N. We map 129–159 to `signaled(<name of N>)`,
+// as shells and `wait` do; the exit code a client sees is the same either way (protocol.md: a
+// death by signal N gives exit code 128+N) and only the `X-Aifo-End` trailer says `signal=`.
+import type { Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
+import Dockerode from 'dockerode';
+import { ended, type ExecEnd } from '../../protocol/end.js';
+import { AifoError } from '../../protocol/errors.js';
+import { signalName, type SignalName } from '../../protocol/signals.js';
+import type { Route, ToolchainKind } from '../../protocol/tools.js';
+import { DemuxStream } from './docker/demux.js';
+import { engineMessage, execOnce, isSidecarGone, waitExecExit } from './docker/engine.js';
+import { noSidecar, Placement } from './docker/placement.js';
+import { EXEC_WRAPPER, GROUP_SCRIPT, SCRIPT_ARG0 } from './docker/scripts.js';
+import type { ExecSpec, Runner, RunningExec } from './types.js';
+
+/**
+ * While an exec's stream is open, how often the engine is asked whether the exec has ended. It
+ * matters only when a process that left the group (its own setsid) still holds the output open:
+ * the engine then keeps the stream open after the group is gone.
+ */
+const EXEC_POLL_MS = 500;
+/** After the exec ended, output still flowing is read until it has been idle this long. */
+const DRAIN_IDLE_MS = 250;
+/** A signal or liveness exec taking longer than this is given up (the sidecar is wedged). */
+const GROUP_EXEC_TIMEOUT_MS = 10_000;
+/** Terminal size for TTY execs (Engine API ≥ 1.42 `ConsoleSize`; older engines ignore it). */
+const CONSOLE_SIZE: [number, number] = [24, 80];
+
+export interface DockerRunnerOptions {
+  /** Sidecar container (name or id) per toolchain kind. */
+  readonly sidecars: ReadonlyMap<ToolchainKind, string>;
+  /** Engine client; default `new Dockerode()` (DOCKER_HOST, else /var/run/docker.sock). */
+  readonly docker?: Dockerode;
+  readonly log?: (line: string) => void;
+  readonly verbose?: boolean;
+}
+
+/** How an exec ended, from the engine's exit code (see the header comment for 128+N). */
+export function endFromExitCode(code: number | null | undefined): ExecEnd {
+  if (code === null || code === undefined) return ended.spawnFailed('the engine reported no exit code');
+  if (code > 128 && code < 160) {
+    const name = signalName(code - 128);
+    if (name) return ended.signaled(name);
+  }
+  return ended.exited(code);
+}
+
+export function createDockerRunner(opts: DockerRunnerOptions): Runner {
+  const docker = opts.docker ?? new Dockerode();
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const verbose = opts.verbose ?? false;
+  const placement = new Placement(docker, opts.sidecars, log, verbose);
+
+  function containerFor(spec: ExecSpec): string {
+    const name = placement.containerOf(spec.kind);
+    if (!name) throw noSidecar(spec.tool, { type: 'kind', kind: spec.kind }, `no ${spec.kind} sidecar configured`);
+    return name;
+  }
+
+  /** Turns an engine failure to create/start an exec into the protocol's error. */
+  function startError(err: unknown, spec: ExecSpec, container: string): AifoError {
+    if (err instanceof AifoError) return err;
+    if (isSidecarGone(err)) {
+      placement.invalidate(container);
+      return noSidecar(spec.tool, { type: 'kind', kind: spec.kind }, `sidecar ${container} is not running`);
+    }
+    return new AifoError('AIFO_E_SPAWN', `docker exec in ${container} failed: ${engineMessage(err)}`, { cause: err });
+  }
+
+  async function start(spec: ExecSpec): Promise<RunningExec> {
+    const container = containerFor(spec);
+    let exec: Dockerode.Exec;
+    let raw: Readable;
+    try {
+      exec = await docker.getContainer(container).exec({
+        Cmd: ['/bin/sh', '-c', EXEC_WRAPPER, SCRIPT_ARG0, spec.execId, spec.tool, ...spec.args],
+        AttachStdin: false,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: spec.tty,
+        WorkingDir: spec.cwd,
+        Env: [`AIFO_EXEC_ID=${spec.execId}`],
+        ...(spec.tty ? { ConsoleSize: CONSOLE_SIZE } : {}),
+      } as Dockerode.ExecCreateOptions);
+      raw = (await exec.start({ hijack: false, stdin: false, Detach: false, Tty: spec.tty })) as Readable;
+    } catch (err) {
+      throw startError(err, spec, container);
+    }
+
+    // Bytes stay Buffers; `pipe` carries backpressure from the reader to the engine's socket,
+    // and from there to the tool's pipe (protocol.md "Backpressure").
+    const output: PassThrough | DemuxStream = spec.tty ? new PassThrough() : new DemuxStream();
+    raw.pipe(output);
+
+    let pgid: string | undefined;
+    let finished = false;
+    let lastData = performance.now();
+    raw.on('data', () => (lastData = performance.now()));
+
+    // A stream cut without an orderly end (engine restart, socket error) still ends the output.
+    raw.once('close', () => {
+      if (!raw.readableEnded && !output.writableEnded) {
+        raw.unpipe(output);
+        output.end();
+      }
+    });
+    const streamClosed = new Promise<void>((resolve) => {
+      raw.once('end', resolve);
+      raw.once('close', resolve);
+      raw.once('error', (err) => {
+        if (verbose) log(`aifo-coder: docker exec stream error: ${engineMessage(err)}`);
+        resolve();
+      });
+    });
+
+    const endedP = (async (): Promise<ExecEnd> => {
+      // Wait for the stream to close, or for the engine to say the exec ended while a process
+      // outside the group still holds the output open.
+      let exitInfo: Dockerode.ExecInspectInfo | undefined;
+      let closed = false;
+      void streamClosed.then(() => (closed = true));
+      while (!closed) {
+        const tick = new Promise<void>((r) => setTimeout(r, EXEC_POLL_MS).unref());
+        await Promise.race([streamClosed, tick]);
+        if (closed) break;
+        try {
+          const info = await exec.inspect();
+          if (!info.Running) {
+            exitInfo = info;
+            break;
+          }
+        } catch {
+          /* asked again after the next tick */
+        }
+      }
+      if (!closed && exitInfo) {
+        // The group is gone (the wrapper exits only then). Drain what still flows, then stop
+        // reading from the stray holder of the output.
+        await new Promise<void>((resolve) => {
+          const idle = (): void => {
+            if (closed) return resolve();
+            const flowing = !raw.isPaused() && !output.writableNeedDrain;
+            if (flowing && performance.now() - lastData >= DRAIN_IDLE_MS) {
+              raw.unpipe(output);
+              raw.destroy();
+              output.end();
+              return resolve();
+            }
+            setTimeout(idle, DRAIN_IDLE_MS).unref();
+          };
+          void streamClosed.then(resolve);
+          setTimeout(idle, DRAIN_IDLE_MS).unref();
+        });
+      }
+      try {
+        const info = exitInfo ?? (await waitExecExit(exec));
+        return endFromExitCode(info.ExitCode);
+      } catch (err) {
+        placement.invalidate(container);
+        return ended.spawnFailed(`sidecar ${container} went away: ${engineMessage(err)}`);
+      } finally {
+        finished = true;
+      }
+    })();
+
+    /** Runs GROUP_SCRIPT; true when the group existed. Caches the pgid it reports. */
+    async function group(sig: SignalName | '0'): Promise<boolean> {
+      if (finished) return false;
+      try {
+        const r = await execOnce(
+          docker,
+          container,
+          ['/bin/sh', '-c', GROUP_SCRIPT, SCRIPT_ARG0, spec.execId, sig, ...(pgid ? [pgid] : [])],
+          GROUP_EXEC_TIMEOUT_MS,
+        );
+        const reported = r.output.toString('latin1').trim();
+        if (/^[0-9]+$/.test(reported)) pgid = reported;
+        if (verbose && sig !== '0') log(`aifo-coder: docker: kill -s ${sig} -- -${pgid ?? '?'} in ${container} (exec ${spec.execId})`);
+        return r.code === 0;
+      } catch (err) {
+        if (isSidecarGone(err)) {
+          placement.invalidate(container);
+          return false;
+        }
+        throw new AifoError('AIFO_E_SPAWN', `signal exec in ${container} failed: ${engineMessage(err)}`, { cause: err });
+      }
+    }
+
+    return {
+      output,
+      ended: endedP,
+      async signal(sig: SignalName): Promise<void> {
+        await group(sig);
+      },
+      groupAlive: () => group('0'),
+    };
+  }
+
+  return {
+    name: 'docker',
+    place: (tool: string, route: Route) => placement.place(tool, route),
+    start,
+    async close(): Promise<void> {
+      placement.close();
+    },
+  };
+}
