@@ -189,7 +189,7 @@ export function createDockerRunner(opts: DockerRunnerOptions): Runner {
         );
         const reported = r.output.toString('latin1').trim();
         if (/^[0-9]+$/.test(reported)) pgid = reported;
-        if (verbose && sig !== '0') log(`aifo-coder: docker: kill -s ${sig} -- -${pgid ?? '?'} in ${container} (exec ${spec.execId})`);
+        if (verbose && sig !== '0') log(`aifo-coder: docker: kill -${sig} -${pgid ?? "?"} in ${container} (exec ${spec.execId})`);
         return r.code === 0;
       } catch (err) {
         if (isSidecarGone(err)) {

@@ -40,19 +40,24 @@ export const EXEC_WRAPPER = [
   `setsid /bin/sh -c 'echo $$ > "$1/pgid.tmp" && mv -f -- "$1/pgid.tmp" "$1/pgid"; shift; exec "$@"' aifo-leader "$d" "$@" 2>&1`,
   'rc=$?',
   'pg=; [ -r "$d/pgid" ] && read -r pg < "$d/pgid"',
-  'case $pg in ""|*[!0-9]*) ;; *) while kill -s 0 -- "-$pg" 2>/dev/null; do sleep 0.05; done ;; esac',
+  'case $pg in ""|*[!0-9]*) ;; *) while kill -0 "-$pg" 2>/dev/null; do sleep 0.05; done ;; esac',
   'exit $rc',
 ].join('\n');
 
 /**
+ * Group addressing is `kill -SIG -PGID`, the one spelling dash, bash and busybox sh all accept:
+ * dash needs `--` before a negative pid after `-s SIG`, and busybox takes `--` for a pid (it
+ * then reports an error after signalling, which would invite a second delivery).
+ *
  * `sh -c GROUP_SCRIPT aifo-exec EXECID SIG [PGID]` — SIG is INT, TERM, HUP, KILL or `0` (is the
  * group alive?). Prints the pgid it used; exit 0 when the group exists (and got the signal),
- * 1 when it is gone, 2 when no pgid was ever recorded for the exec id.
+ * 1 when it is gone, 2 when no pgid was ever recorded for the exec id, 3 for a bad SIG.
  * A pgid not yet written (signal right after start) is waited for briefly while the exec
  * directory exists.
  */
 export const GROUP_SCRIPT = [
   'id=$1; sig=$2; pg=${3:-}',
+  'case $sig in INT|TERM|HUP|KILL|0) ;; *) exit 3 ;; esac',
   'if [ -z "$pg" ]; then',
   `  for b in ${BASES}; do`,
   '    n=0; while [ -d "$b/$id" ] && [ ! -s "$b/$id/pgid" ] && [ $n -lt 100 ]; do sleep 0.02; n=$((n+1)); done',
@@ -61,7 +66,7 @@ export const GROUP_SCRIPT = [
   'fi',
   'case $pg in ""|*[!0-9]*) exit 2 ;; esac',
   'echo "$pg"',
-  'if [ "$sig" = 0 ]; then kill -s 0 -- "-$pg" 2>/dev/null; else kill -s "$sig" -- "-$pg" 2>/dev/null; fi || exit 1',
+  'kill "-$sig" "-$pg" 2>/dev/null || exit 1',
 ].join('\n');
 
 /** `sh -c PROBE_SCRIPT aifo-exec TOOL` — exit 0 when TOOL is on the sidecar's PATH. */
