@@ -1,8 +1,8 @@
 // Transports for one /exec: native HTTP/1.1 (node:http over TCP or a Unix socket) and the curl
 // fallback (AIFO_SHIM_NATIVE_HTTP=0). Both report the same outcome record, so main.ts decides
 // exit statuses in one place. Neither ever sends the same /exec twice.
-import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, constants as fsConstants, createReadStream, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
@@ -173,11 +173,11 @@ export function nativeNotify(cfg: ShimConfig, cmd: string, args: readonly string
 }
 
 /**
- * The curl fallback. curl dumps headers (and, after the body, trailers) into a FIFO in a private
- * temporary directory, read as they come: curl writes a response's headers before any body byte,
- * so body bytes are held until the status is known and then go to stdout (2xx) or stderr. The
- * token travels in a 0600 header file (`-H @file`), never in argv where `ps` would show it.
- * (Node's stdio pipes are socketpairs, which curl cannot reopen through /dev/fd.)
+ * The curl fallback. curl dumps headers (and, after the body, trailers) with `-D` into a file in a
+ * private temporary directory; it flushes that file after every header line, before it writes
+ * any body byte to stdout. So when the first body byte arrives the status is on disk: 2xx bodies
+ * go to stdout, others to stderr. After curl exits the same file holds the trailers. The token
+ * travels in a 0600 header file (`-H @file`), never in argv where `ps` would show it.
  */
 export function curlExec(cfg: ShimConfig, req: ExecRequest, out: Writable, err: Writable): Exchange {
   const body = execBody(req);
@@ -186,20 +186,21 @@ export function curlExec(cfg: ShimConfig, req: ExecRequest, out: Writable, err: 
     .map(([k, v]) => `${k}: ${v}`)
     .join('\n');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'aifo-shim.'));
-  const fifo = path.join(dir, 'dump');
+  const dumpFile = path.join(dir, 'dump');
   const headerFile = path.join(dir, 'headers');
   writeFileSync(headerFile, headerLines + '\n', { mode: 0o600 });
-  const mk = spawnSync('mkfifo', ['-m', '600', fifo]);
-  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
-  if (mk.status !== 0) {
-    cleanup();
-    return { outcome: Promise.resolve({ type: 'unreachable', message: 'cannot create a FIFO for curl (mkfifo failed)' }), abort: () => undefined };
-  }
+  const readDump = (): string => {
+    try {
+      return readFileSync(dumpFile, 'latin1');
+    } catch {
+      return '';
+    }
+  };
   const urlArgs =
     cfg.target.type === 'unix' ? ['--unix-socket', cfg.target.socketPath, 'http://localhost/exec'] : [cfg.target.url];
   const child = spawn(
     'curl',
-    ['-sS', '--no-buffer', '-D', fifo, '-X', 'POST', '-H', `@${headerFile}`, '--data-binary', '@-', ...urlArgs],
+    ['-sS', '--no-buffer', '-D', dumpFile, '-X', 'POST', '-H', `@${headerFile}`, '--data-binary', '@-', ...urlArgs],
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
   const outcome = new Promise<Outcome>((resolve) => {
@@ -207,36 +208,17 @@ export function curlExec(cfg: ShimConfig, req: ExecRequest, out: Writable, err: 
     const settle = (o: Outcome): void => {
       if (!settled) {
         settled = true;
-        cleanup();
+        rmSync(dir, { recursive: true, force: true });
         resolve(o);
       }
     };
     // Socketpair stdio may report ECONNRESET when curl dies; its 'close' says what happened.
     for (const s of [child.stdin, child.stdout, child.stderr]) s?.on('error', () => undefined);
     child.on('error', (e) => settle({ type: 'unreachable', message: `cannot run curl: ${e.message}` }));
-    // Opening a FIFO for reading blocks until curl opens it; a read stream does that off-thread.
-    const hdr = createReadStream(fifo);
-    hdr.on('error', () => undefined);
-    let dump = '';
-    let status: number | undefined;
-    const held: Buffer[] = [];
     let sink: Writable | undefined;
-    let dumpEnded = false;
-    let curlCode: number | null | undefined;
-    hdr.on('data', (c: string | Buffer) => {
-      dump += typeof c === 'string' ? c : c.toString('latin1');
-      if (status === undefined) {
-        const m = /^HTTP\/\d(?:\.\d)? (\d{3})[^\n]*\n(?:[^\n]*\S[^\n]*\n)*?\r?\n/m.exec(dump);
-        if (m) {
-          status = Number(m[1]);
-          sink = status >= 200 && status < 300 ? out : err;
-          for (const b of held.splice(0)) sink.write(b);
-        }
-      }
-    });
     child.stdout!.on('data', (c: Buffer) => {
-      if (!sink) held.push(c);
-      else if (!sink.write(c)) {
+      sink ??= (statusOf(readDump()) ?? 200) < 300 ? out : err;
+      if (!sink.write(c)) {
         child.stdout!.pause();
         sink.once('drain', () => child.stdout!.resume());
       }
@@ -249,38 +231,37 @@ export function curlExec(cfg: ShimConfig, req: ExecRequest, out: Writable, err: 
     });
     let curlErr = '';
     child.stderr!.on('data', (c: Buffer) => (curlErr += c.toString('utf8')));
-    const conclude = (): void => {
-      if (!dumpEnded || curlCode === undefined) return;
+    child.on('close', (curlCode) => {
+      const dump = readDump();
+      const status = statusOf(dump);
       if (status === undefined) {
         return settle({ type: 'unreachable', message: curlErr.trim() || `curl exited with ${curlCode}` });
       }
-      for (const b of held.splice(0)) (sink ?? out).write(b);
-      const codes = [...dump.matchAll(/^X-Exit-Code:\s*(\d+)\s*$/gim)];
-      const last = codes.length ? Number(codes[codes.length - 1]![1]) : undefined;
-      const ends = [...dump.matchAll(/^X-Aifo-End:\s*(\S+)\s*$/gim)];
-      const end = ends.length ? ends[ends.length - 1]![1] : undefined;
-      if (status < 200 || status >= 300) return settle({ type: 'refused', status, code: last });
-      if (curlCode !== 0 || last === undefined) return settle({ type: 'cut' });
-      settle({ type: 'exit', code: last, end });
-    };
-    hdr.on('close', () => {
-      dumpEnded = true;
-      conclude();
-    });
-    child.on('close', (code) => {
-      curlCode = code;
-      // curl that never opened the FIFO (connection refused) leaves our reader waiting: open
-      // and close the writing side so the reader sees EOF.
-      if (!dumpEnded) {
-        try {
-          closeSync(openSync(fifo, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK));
-        } catch {
-          /* reader already gone */
-        }
-      }
-      conclude();
+      const last = lastHeader(dump, 'X-Exit-Code');
+      const code = last !== undefined && /^\d{1,3}$/.test(last) ? Number(last) : undefined;
+      if (status < 200 || status >= 300) return settle({ type: 'refused', status, code });
+      if (curlCode !== 0 || code === undefined) return settle({ type: 'cut' });
+      settle({ type: 'exit', code, end: lastHeader(dump, 'X-Aifo-End') });
     });
     child.stdin!.end(body);
   });
   return { outcome, abort: () => child.kill('SIGTERM') };
+}
+
+/** Status of the last complete response head in a curl header dump (skips 1xx heads). */
+function statusOf(dump: string): number | undefined {
+  let status: number | undefined;
+  for (const m of dump.matchAll(/^HTTP\/\d(?:\.\d)? (\d{3})/gm)) {
+    const s = Number(m[1]);
+    if (s >= 200) status = s;
+  }
+  return status;
+}
+
+/** Last value of a header or trailer in a curl dump (case-insensitive name). */
+function lastHeader(dump: string, name: string): string | undefined {
+  let v: string | undefined;
+  const re = new RegExp(`^${name}:[ \\t]*([^\\r\\n]*?)[ \\t]*\\r?$`, 'gim');
+  for (const m of dump.matchAll(re)) v = m[1];
+  return v;
 }

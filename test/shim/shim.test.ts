@@ -92,7 +92,7 @@ test('curl fallback (AIFO_SHIM_NATIVE_HTTP=0): output, exit code, errors, unix s
     const p = await startProxy(t, { unix });
     const env = { AIFO_SHIM_NATIVE_HTTP: '0' };
     const r = runShim(p, [fixture('stderr-then-stdout.mjs')], { env });
-    assert.equal((await r.exit).code, 0);
+    assert.equal((await r.exit).code, 0, text(r.stderr));
     assert.match(text(r.stdout), /^err 0\nout 1\n/);
     const r3 = runShim(p, [fixture('exit-with.mjs'), '3'], { env });
     assert.equal((await r3.exit).code, 3);
