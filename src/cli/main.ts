@@ -3,6 +3,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { AifoError } from '../protocol/errors.js';
 import { runProxy } from './proxy.js';
+import { shimsCheck, shimsWrite } from './shims.js';
 
 function fail(e: unknown): never {
   const msg = e instanceof AifoError ? e.message : e instanceof Error ? e.message : String(e);
@@ -41,6 +42,35 @@ await yargs(hideBin(process.argv))
         socketMode: argv['socket-mode'],
       }).catch(fail);
     },
+  )
+  .command('shims', 'lay out or check an /opt/aifo/bin directory', (y) =>
+    y
+      .command(
+        'write <dir>',
+        'write aifo-shim, every tool symlink and the sh/bash/dash wrappers into DIR',
+        (w) =>
+          w
+            .positional('dir', { type: 'string', demandOption: true })
+            .option('shim-bundle', { type: 'string', describe: 'aifo-shim bundle to install (default: the one beside this CLI)' })
+            .option('node', { type: 'string', describe: "shim interpreter for its #! line (default '/usr/bin/env node')" })
+            .option('sh', { type: 'string', describe: 'absolute path of the real sh (default /bin/sh)' })
+            .option('bash', { type: 'string', describe: 'absolute path of the real bash (default /bin/bash)' })
+            .option('dash', { type: 'string', describe: 'absolute path of the real dash (default /bin/dash)' })
+            .option('mtime', { type: 'number', describe: 'mtime for every entry, seconds since epoch (default 0)' }),
+        async (a) => {
+          await shimsWrite(a.dir, { shimBundle: a['shim-bundle'], node: a.node, sh: a.sh, bash: a.bash, dash: a.dash, mtime: a.mtime }).catch(fail);
+        },
+      )
+      .command(
+        'check <dir>',
+        'report what is missing or wrong in a shim directory (exit 1 if anything)',
+        (c) => c.positional('dir', { type: 'string', demandOption: true }),
+        async (a) => {
+          const ok = await shimsCheck(a.dir).catch(fail);
+          if (!ok) process.exit(1);
+        },
+      )
+      .demandCommand(1),
   )
   .fail((msg, err) => {
     if (err) fail(err);

@@ -76,6 +76,11 @@ export async function runProxy(opts: ProxyCliOptions, dockerRunner?: RunnerFacto
   const verbose = opts.verbose === true || process.env['AIFO_TOOLCHAIN_VERBOSE'] === '1';
   const log = createLogger(verbose);
   const addr = parseListen(opts.listen);
+  // Validate every input before anything is started or logged.
+  const maxSecs = opts.maxSecs ?? maxSecsFromEnv(process.env);
+  if (maxSecs !== undefined && (!Number.isInteger(maxSecs) || maxSecs < 0)) {
+    throw new AifoError('AIFO_E_CONFIG', `--max-secs ${maxSecs} is not a whole number of seconds`);
+  }
   const sidecars = parseSidecars(opts.sidecar ?? []);
   const runnerName = opts.runner ?? (sidecars.size > 0 ? 'docker' : 'local');
   let runner: Runner;
@@ -89,8 +94,6 @@ export async function runProxy(opts: ProxyCliOptions, dockerRunner?: RunnerFacto
     workspace = opts.workspace ?? process.cwd();
     log.info(`aifo-coder: proxy runner=local: tools run on THIS machine, not in containers (workspace ${workspace})`);
   }
-  const envSecs = maxSecsFromEnv(process.env);
-  const maxSecs = opts.maxSecs ?? envSecs;
   const tty = process.env['AIFO_TOOLEEXEC_TTY'] !== '0';
   const token = await resolveToken(process.env, opts.tokenFile);
   const proxy = createProxyServer({
