@@ -123,11 +123,39 @@ function run(cmd: string, args: readonly string[], log: (l: string) => void): Pr
     p.once('close', (code) => {
       const stderr = Buffer.concat(err).toString('utf8').trim();
       if (code === 0) {
-        if (stderr) for (const l of stderr.split('\n')) log(l);
+        // npm's complaint about unrelated user config on the build machine is noise here.
+        if (stderr) for (const l of stderr.split('\n')) if (!/^npm warn Unknown user config/.test(l)) log(l);
         resolve(Buffer.concat(out).toString('utf8'));
       } else reject(new Error(`${cmd} ${args.join(' ')} failed (exit ${code}): ${stderr}`));
     });
   });
+}
+
+/** Resolves an npm spec (`npm@10`, `@openai/codex`) to one exact version: the highest match. */
+async function npmResolve(spec: string, log: (l: string) => void): Promise<string> {
+  const at = spec.lastIndexOf('@');
+  const name = at > 0 ? spec.slice(0, at) : spec;
+  const range = at > 0 ? spec.slice(at + 1) : 'latest';
+  const out = JSON.parse(await run('npm', ['view', `${name}@${range}`, 'version', '--json'], log)) as string | string[];
+  const version = Array.isArray(out) ? out[out.length - 1] : out;
+  if (typeof version !== 'string' || !/^[0-9][0-9A-Za-z.+-]*$/.test(version)) throw new Error(`npm view ${spec}: unexpected answer ${JSON.stringify(out)}`);
+  return `${name}@${version}`;
+}
+
+/**
+ * An image layer holding npm packages installed globally under /usr/local. They are installed
+ * on the build machine from the npm registry into a staging prefix, so no container needs a
+ * network; install scripts are not run on the build machine, and platform binaries come through
+ * the packages' optional dependencies for linux/<this cpu>.
+ */
+async function npmLayer(exact: readonly string[], file: string, log: (l: string) => void): Promise<Layer> {
+  const prefix = `${file}.prefix`;
+  log(`npm install -g ${exact.join(' ')}`);
+  const cpu = process.arch === 'x64' ? 'x64' : process.arch;
+  await run('npm', ['install', '--global', '--prefix', prefix, '--ignore-scripts', '--no-audit', '--no-fund', '--os', 'linux', '--cpu', cpu, ...exact], log);
+  const l = await writeTar(await dirEntries(prefix, 'usr/local'), file, SOURCE_DATE_EPOCH);
+  await rm(prefix, { recursive: true, force: true });
+  return { file, ...l, createdBy: `aifo images build: npm install -g ${exact.join(' ')}` };
 }
 
 /** The shared layout function (src/wrappers/layout.ts), with the agent image's node. */
@@ -158,7 +186,8 @@ export async function buildImages(opts: BuildImagesOptions): Promise<BuiltImage[
       const ref = toolchainImageRef(kind, tag);
       const log = (l: string): void => baseLog(`[${kind}] ${l}`);
       const t0 = performance.now();
-      const hash = sha256(JSON.stringify({ rev: BUILDER_REVISION, def }));
+      const npmExact = await Promise.all(def.npm.map((spec) => npmResolve(spec, log)));
+      const hash = sha256(JSON.stringify({ rev: BUILDER_REVISION, def, npmExact }));
       const have = await existingHash(docker, ref);
       if (!opts.force && have?.hash === hash) {
         log(`${ref} is up to date (${LABEL_HASH}=${hash.slice(0, 12)}), skipped`);
@@ -172,10 +201,12 @@ export async function buildImages(opts: BuildImagesOptions): Promise<BuiltImage[
         { debCache: path.join(cacheDir, 'debs', kind), log },
       );
       await checkRootfs(file);
+      const layers: Layer[] = [{ file, ...r, createdBy: `aifo images build: mmdebstrap --variant=essential ${def.suite} (${def.packages.join(' ')})` }];
+      if (npmExact.length > 0) layers.push(await npmLayer(npmExact, path.join(work, `npm-${kind}.tar`), log));
       const id = await loadImage(
         docker,
         ref,
-        [{ file, ...r, createdBy: `aifo images build: mmdebstrap --variant=essential ${def.suite} (${def.packages.join(' ')})` }],
+        layers,
         {
           env: def.env,
           cmd: ['sleep', 'infinity'],
@@ -183,7 +214,7 @@ export async function buildImages(opts: BuildImagesOptions): Promise<BuiltImage[
         },
         SOURCE_DATE_EPOCH,
       );
-      await rm(file, { force: true });
+      for (const l of layers) await rm(l.file, { force: true });
       const seconds = (performance.now() - t0) / 1000;
       log(`built ${ref} (${(r.size / 2 ** 20).toFixed(0)} MiB) in ${seconds.toFixed(1)} s`);
       return { ref, id, skipped: false, seconds };
@@ -278,42 +309,29 @@ async function buildAgentImages(
     const a = def.agents[name]!;
     const t1 = performance.now();
     const aref = agentImageRef(flavor, tag, name);
-    const version = (await run('npm', ['view', `${a.npm}@latest`, 'version'], log)).trim();
-    if (!/^[0-9][0-9A-Za-z.+-]*$/.test(version)) throw new Error(`npm view ${a.npm}: unexpected version ${JSON.stringify(version)}`);
-    const ahash = sha256(JSON.stringify({ rev: BUILDER_REVISION, agent: hash, npm: a.npm, version }));
+    const exact = await npmResolve(a.npm, log);
+    const ahash = sha256(JSON.stringify({ rev: BUILDER_REVISION, agent: hash, npm: exact }));
     const ahave = await existingHash(docker, aref);
     if (!ctx.force && ahave?.hash === ahash) {
-      log(`${aref} (${a.npm}@${version}) is up to date, skipped`);
+      log(`${aref} (${exact}) is up to date, skipped`);
       out.push({ ref: aref, id: ahave.id, skipped: true, seconds: 0 });
       continue;
     }
-    // Installed on the build machine from the npm registry into a staging prefix that becomes
-    // /usr/local in the image; no container needs a network. Install scripts are not run on the
-    // build machine; the platform binary comes through the package's optional dependency.
-    const prefix = path.join(ctx.work, `npm-${name}-${flavor}`);
-    log(`npm install -g ${a.npm}@${version}`);
-    const cpu = process.arch === 'x64' ? 'x64' : process.arch;
-    await run(
-      'npm',
-      ['install', '--global', '--prefix', prefix, '--ignore-scripts', '--no-audit', '--no-fund', '--os', 'linux', '--cpu', cpu, `${a.npm}@${version}`],
-      log,
-    );
-    const layerTar = path.join(ctx.work, `npm-${name}-${flavor}.tar`);
-    const l = await writeTar(await dirEntries(prefix, 'usr/local'), layerTar, SOURCE_DATE_EPOCH);
+    const layer = await npmLayer([exact], path.join(ctx.work, `npm-${name}-${flavor}.tar`), log);
     base ??= await agentBaseLayer(def, flavor, ctx);
     const id = await loadImage(
       docker,
       aref,
-      [base, shimLayer, { file: layerTar, ...l, createdBy: `aifo images build: npm install -g ${a.npm}@${version}` }],
+      [base, shimLayer, layer],
       {
         env: def.env,
         cmd: [a.bin],
-        labels: { ...labels, [LABEL_IMAGE]: `agent-${name}`, [LABEL_HASH]: ahash, 'org.aifo.agent': name, 'org.aifo.agent-version': version },
+        labels: { ...labels, [LABEL_IMAGE]: `agent-${name}`, [LABEL_HASH]: ahash, 'org.aifo.agent': name, 'org.aifo.agent-version': exact.slice(exact.lastIndexOf('@') + 1) },
       },
       SOURCE_DATE_EPOCH,
     );
     const seconds = (performance.now() - t1) / 1000;
-    log(`built ${aref} (${a.npm}@${version}) in ${seconds.toFixed(1)} s`);
+    log(`built ${aref} (${exact}) in ${seconds.toFixed(1)} s`);
     out.push({ ref: aref, id, skipped: false, seconds });
   }
   return out;

@@ -15,6 +15,8 @@ export interface ToolchainImageDef {
   readonly writableDirs: readonly string[];
   /** Mount point of the kind's named cache volume (`aifo-cache-<kind>`). */
   readonly cache: string;
+  /** npm packages (`name@range`) installed globally in a layer of their own under /usr/local. */
+  readonly npm: readonly string[];
 }
 
 export type Flavor = 'slim' | 'full';
@@ -34,6 +36,7 @@ const PACKAGE_RE = /^[a-z0-9][a-z0-9+.-]+$/;
 const PATH_RE = /^\/[A-Za-z0-9._/-]+$/;
 const ENV_RE = /^[A-Z_][A-Z0-9_]*$/;
 const SUITE_RE = /^[a-z]+$/;
+const NPM_SPEC_RE = /^(@[a-z0-9._-]+\/)?[a-z0-9._-]+(@[0-9A-Za-z.^~*x<>=|+ -]+)?$/;
 
 /** The package root: the nearest directory upward holding images/toolchains.json. */
 export function packageRoot(from = path.dirname(fileURLToPath(import.meta.url))): string {
@@ -100,6 +103,7 @@ export function loadToolchainDefs(dir = imagesDir()): Map<ToolchainKind, Toolcha
         ...strings(file, `kinds.${kind}.writableDirs`, k['writableDirs'] ?? [], PATH_RE),
       ],
       cache,
+      npm: strings(file, `kinds.${kind}.npm`, k['npm'] ?? [], NPM_SPEC_RE),
     });
   }
   return out;
