@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import Dockerode from 'dockerode';
@@ -21,7 +21,10 @@ import { buildRootfs, checkRootfs, SOURCE_DATE_EPOCH } from './mmdebstrap.js';
 import { dirEntries, writeTar } from './tar.js';
 
 /** Bump when a change here changes image contents, so cached images are rebuilt. */
-const BUILDER_REVISION = 1;
+const BUILDER_REVISION = 2;
+
+/** The agent image's own node (Debian's nodejs): runs the shim and the agents. */
+const AGENT_NODE = '/usr/bin/node';
 
 export const LABEL_HASH = 'org.aifo.input-hash';
 export const LABEL_IMAGE = 'org.aifo.image';
@@ -148,11 +151,23 @@ async function npmResolve(spec: string, log: (l: string) => void): Promise<strin
  * network; install scripts are not run on the build machine, and platform binaries come through
  * the packages' optional dependencies for linux/<this cpu>.
  */
-async function npmLayer(exact: readonly string[], file: string, log: (l: string) => void): Promise<Layer> {
+async function npmLayer(exact: readonly string[], file: string, log: (l: string) => void, launcherNode?: string): Promise<Layer> {
   const prefix = `${file}.prefix`;
   log(`npm install -g ${exact.join(' ')}`);
   const cpu = process.arch === 'x64' ? 'x64' : process.arch;
   await run('npm', ['install', '--global', '--prefix', prefix, '--ignore-scripts', '--no-audit', '--no-fund', '--os', 'linux', '--cpu', cpu, ...exact], log);
+  if (launcherNode) {
+    // In the agent image `node` on PATH is the shim (/opt/aifo/bin/node routes it to the node
+    // sidecar), so a `#!/usr/bin/env node` entry point would run the agent itself in a sidecar.
+    // Each bin becomes a launcher that names the image's own node.
+    const bin = path.join(prefix, 'bin');
+    for (const name of existsSync(bin) ? await readdir(bin) : []) {
+      const link = path.join(bin, name);
+      const target = path.posix.normalize(path.posix.join('/usr/local/bin', await readlink(link)));
+      await rm(link);
+      await writeFile(link, `#!/bin/sh\nexec ${launcherNode} ${target} "$@"\n`, { mode: 0o755 });
+    }
+  }
   const l = await writeTar(await dirEntries(prefix, 'usr/local'), file, SOURCE_DATE_EPOCH);
   await rm(prefix, { recursive: true, force: true });
   return { file, ...l, createdBy: `aifo images build: npm install -g ${exact.join(' ')}` };
@@ -161,7 +176,7 @@ async function npmLayer(exact: readonly string[], file: string, log: (l: string)
 /** The shared layout function (src/wrappers/layout.ts), with the agent image's node. */
 function defaultShimLayout(shimBundle: string): ShimLayout {
   // Debian's nodejs in the agent image runs the shim.
-  return async (dir) => void (await writeShimDir(dir, { shimBundle, node: '/usr/bin/node', mtime: SOURCE_DATE_EPOCH }));
+  return async (dir) => void (await writeShimDir(dir, { shimBundle, node: AGENT_NODE, mtime: SOURCE_DATE_EPOCH }));
 }
 
 export async function buildImages(opts: BuildImagesOptions): Promise<BuiltImage[]> {
@@ -317,7 +332,7 @@ async function buildAgentImages(
       out.push({ ref: aref, id: ahave.id, skipped: true, seconds: 0 });
       continue;
     }
-    const layer = await npmLayer([exact], path.join(ctx.work, `npm-${name}-${flavor}.tar`), log);
+    const layer = await npmLayer([exact], path.join(ctx.work, `npm-${name}-${flavor}.tar`), log, AGENT_NODE);
     base ??= await agentBaseLayer(def, flavor, ctx);
     const id = await loadImage(
       docker,
