@@ -10,7 +10,7 @@
 #
 # Environment:
 #   AIFO_CI_IMAGES       what to build: any of "toolchains agent agent-full codex"
-#                        (default "toolchains agent codex")
+#                        (default: all of them)
 #   AIFO_CI_KINDS        toolchain kinds (default "rust node python c-cpp go")
 #   AIFO_TEST_IMAGE_TAG  image tag (default "local"), the tag the e2e tests look for
 #   AIFO_IMAGE_JOBS      mmdebstrap runs at once (default 3)
@@ -49,7 +49,7 @@ step "npm run build (the image builder and the shim bundle)"
 npm run build >/dev/null
 
 step "building images"
-AIFO_CI_IMAGES=${AIFO_CI_IMAGES:-toolchains agent codex} \
+AIFO_CI_IMAGES=${AIFO_CI_IMAGES:-toolchains agent agent-full codex} \
 AIFO_CI_KINDS=${AIFO_CI_KINDS:-rust node python c-cpp go} \
 node --input-type=module -e '
   import { buildImages } from "./build/src/images/build.js";

@@ -158,3 +158,15 @@ describe('codex agent image', () => {
     assert.equal(r.out, `codex-cli ${version}\n`);
   });
 });
+
+describe('agent image (full)', () => {
+  test('curl and apt are kept, apt lists are not; /opt/aifo/bin is the same layer as in slim', async () => {
+    const ref = `aifo-agent-full:${TAG}`;
+    const full = await requireImage(ref, 'aifo images build --agent --flavor full');
+    const slim = await requireImage(`aifo-agent:${TAG}`, 'aifo images build --agent');
+    assert.equal(full.Config.Labels?.['org.aifo.flavor'], 'full');
+    assert.equal(full.RootFS.Layers?.[1], slim.RootFS.Layers?.[1], 'the shim layer differs between flavors');
+    const r = await runIn(ref, ['for t in curl apt-get; do command -v "$t" >/dev/null || echo "missing $t"; done', FORBIDDEN].join('\n'));
+    assert.equal(r.out, 'clean\n');
+  });
+});
