@@ -85,10 +85,12 @@ export function nativeExec(cfg: ShimConfig, req: ExecRequest, out: Writable, err
         resolve(o);
       }
     };
+    let responded = false;
     request.on('error', (e: NodeJS.ErrnoException) => {
-      settle({ type: 'unreachable', message: `${e.code ?? ''} ${e.message}`.trim() });
+      settle(responded ? { type: 'cut' } : { type: 'unreachable', message: `${e.code ?? ''} ${e.message}`.trim() });
     });
     request.on('response', (res) => {
+      responded = true;
       const status = res.statusCode ?? 0;
       const ok = status >= 200 && status < 300;
       const sink = ok ? out : err;
@@ -116,7 +118,10 @@ export function nativeExec(cfg: ShimConfig, req: ExecRequest, out: Writable, err
         if (!res.complete) settle({ type: 'cut' });
       });
     });
-    request.on('close', () => settle({ type: 'unreachable', message: 'connection closed before any response' }));
+    // After a response started, a closed connection is a cut stream (the response says so).
+    request.on('close', () => {
+      if (!responded) settle({ type: 'unreachable', message: 'connection closed before any response' });
+    });
   });
   request.end(body);
   return { outcome, abort: () => request.destroy() };
