@@ -49,9 +49,8 @@ fi
 step "nix-instantiate --parse of every .nix file"
 mapfile -t files < <(git ls-files --cached --others --exclude-standard -- '*.nix')
 [ "${#files[@]}" -gt 0 ] || fail "no .nix files found; run from a git checkout of aifo-toolchain"
-for f in "${files[@]}"; do
-  nix-instantiate --parse "$f" >/dev/null || fail "$f does not parse"
-done
+# One process for all files (the error names the file that does not parse).
+nix-instantiate --parse "${files[@]}" >/dev/null || fail "a .nix file does not parse (see above)"
 echo "parsed ${#files[@]} files"
 
 git ls-files --error-unmatch flake.nix flake.lock >/dev/null 2>&1 ||
