@@ -7,7 +7,15 @@ import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
 // Bundled CommonJS dependencies (dockerode, yargs' parsers) call require() for Node built-ins.
-const requireShim = "import { createRequire as __aifoCreateRequire } from 'node:module'; const require = __aifoCreateRequire(import.meta.url);";
+// Some (ssh2, through dockerode) also read __dirname/__filename, which ES modules lack.
+const requireShim = [
+  "import { createRequire as __aifoCreateRequire } from 'node:module';",
+  "import { fileURLToPath as __aifoFileURLToPath } from 'node:url';",
+  "import { dirname as __aifoDirname } from 'node:path';",
+  'const require = __aifoCreateRequire(import.meta.url);',
+  'const __filename = __aifoFileURLToPath(import.meta.url);',
+  'const __dirname = __aifoDirname(__filename);',
+].join(' ');
 
 const common = {
   bundle: true,

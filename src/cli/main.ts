@@ -4,6 +4,9 @@ import { hideBin } from 'yargs/helpers';
 import { AifoError } from '../protocol/errors.js';
 import { runProxy } from './proxy.js';
 import { shimsCheck, shimsWrite } from './shims.js';
+// The Docker-side commands load dockerode; import them only when used, so `aifo proxy` on the
+// local runner and `aifo shims` start fast.
+const sidecarCli = () => import('./sidecar.js');
 
 function fail(e: unknown): never {
   const msg = e instanceof AifoError ? e.message : e instanceof Error ? e.message : String(e);
@@ -27,6 +30,7 @@ await yargs(hideBin(process.argv))
         .option('max-secs', { type: 'number', describe: 'max runtime per exec (INT, TERM +5 s, KILL +10 s); default none' })
         .option('max-execs', { type: 'number', describe: 'concurrent execs before 503' })
         .option('sidecar', { type: 'string', array: true, describe: 'KIND=CONTAINER for the docker runner (repeatable)' })
+        .option('session', { type: 'string', describe: "docker runner: sidecars of this 'aifo sidecar up' session (default: the workspace's)" })
         .option('socket-mode', { type: 'string', describe: 'unix socket mode, 600 (default) or 660' })
         .option('verbose', { type: 'boolean', default: false }),
     async (argv) => {
@@ -40,8 +44,56 @@ await yargs(hideBin(process.argv))
         verbose: argv.verbose,
         sidecar: argv.sidecar,
         socketMode: argv['socket-mode'],
+      }, async (given, verbose) => {
+        const { createDockerRunner } = await import('../proxy/runners/docker.js');
+        const sidecars = given.size > 0 ? given : await (await sidecarCli()).sessionSidecars(argv.session, argv.workspace);
+        return createDockerRunner({ sidecars, verbose });
       }).catch(fail);
     },
+  )
+  .command('sidecar', 'start, stop and list toolchain sidecar containers', (y) =>
+    y
+      .command(
+        'up',
+        'start one sidecar per toolchain for a workspace (idempotent)',
+        (u) =>
+          u
+            .option('toolchain', { type: 'string', array: true, demandOption: true, describe: 'rust node python c-cpp go (repeatable or comma-separated)' })
+            .option('workspace', { type: 'string', describe: 'host directory, mounted at the same path (default: current directory)' })
+            .option('image', { type: 'string', array: true, describe: 'KIND=IMAGE override (default aifo-toolchain-<kind>:local)' })
+            .option('session', { type: 'string', describe: 'session id (default: derived from the workspace)' })
+            .option('tag', { type: 'string', describe: 'tag of the default images (default local)' }),
+        async (a) => (await sidecarCli()).cmdSidecarUp({ toolchain: a.toolchain, workspace: a.workspace, image: a.image, session: a.session, tag: a.tag }).catch(fail),
+      )
+      .command(
+        'down',
+        "remove a session's sidecars and session file",
+        (d) =>
+          d
+            .option('session', { type: 'string' })
+            .option('workspace', { type: 'string' })
+            .option('all', { type: 'boolean', describe: 'every session' }),
+        async (a) => (await sidecarCli()).cmdSidecarDown({ session: a.session, workspace: a.workspace, all: a.all }).catch(fail),
+      )
+      .command('ls', 'list sidecars', (l) => l.option('session', { type: 'string' }), async (a) => (await sidecarCli()).cmdSidecarLs({ session: a.session }).catch(fail))
+      .demandCommand(1),
+  )
+  .command('images', 'build images from Debian packages (mmdebstrap) into the local engine', (y) =>
+    y
+      .command(
+        'build',
+        'build toolchain images (all kinds by default), the agent image, and agents on top',
+        (b) =>
+          b
+            .option('toolchain', { type: 'string', array: true, describe: 'kinds to build (default: all, unless --agent is given)' })
+            .option('agent', { type: 'boolean', describe: 'build the agent image' })
+            .option('agents', { type: 'string', array: true, describe: 'real agents on top of the agent image (codex)' })
+            .option('flavor', { type: 'string', default: 'slim', describe: 'agent flavor: slim (no curl) or full' })
+            .option('tag', { type: 'string', describe: 'image tag (default local)' })
+            .option('force', { type: 'boolean', describe: 'rebuild even if inputs are unchanged' }),
+        async (a) => (await sidecarCli()).cmdImagesBuild({ toolchain: a.toolchain, agent: a.agent, agents: a.agents, flavor: a.flavor, tag: a.tag, force: a.force }).catch(fail),
+      )
+      .demandCommand(1),
   )
   .command('shims', 'lay out or check an /opt/aifo/bin directory', (y) =>
     y
