@@ -22,11 +22,16 @@ start=$(date +%s)
 step() { printf '\n=== ci-docker: %s (+%ss)\n' "$1" "$(( $(date +%s) - start ))"; }
 
 need=()
+# docker.io brings containerd, runc and tini (the sidecars' init).
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
-command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
-# mmtarfilter (in mmdebstrap) runs with python3; tar lists image layers; ps is used by the tests.
+# mmdebstrap with the recommends it uses in root mode (gpg, libdpkg-perl, arch-test);
+# dpkg-dev for its eatmydata hook (dpkg-architecture). mmtarfilter runs with python3.
+command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap gpg libdpkg-perl arch-test)
+command -v dpkg-architecture >/dev/null 2>&1 || need+=(dpkg-dev)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# ps: the e2e tests look at process groups; busybox: the sidecar scripts are tested under it.
 command -v ps >/dev/null 2>&1 || need+=(procps)
+command -v busybox >/dev/null 2>&1 || need+=(busybox)
 if [ ${#need[@]} -gt 0 ]; then
   step "apt-get install ${need[*]}"
   apt-get update -qq
