@@ -2,7 +2,7 @@
 # `#!<nodejs-slim>/bin/node` shebang. Not makeWrapper: a wrapper script would put a shell
 # between the caller and node, and the same treatment for the shim would lose the argv[1] tool
 # name (see ./shim.nix). The package directory keeps its layout (dist/aifo.mjs next to
-# dist/aifo-shim.mjs, package.json, src/wrappers/sh) because `aifo shims write` installs the
+# dist/aifo-shim.cjs, package.json, src/wrappers/sh) because `aifo shims write` installs the
 # shim bundle it finds next to itself.
 #
 # npm, and the build-time Node that carries it, must not be in the runtime closure:
@@ -57,6 +57,6 @@ runCommand "aifo-${npmProject.version}"
       chmod 0555 "$f"
     done
     # A symlink keeps argv[1] pointing at bin/aifo; node resolves the module's real path, so
-    # dist/aifo-shim.mjs is still found next to the bundle.
+    # dist/aifo-shim.cjs is still found next to the bundle.
     ln -s "../lib/${name}/dist/aifo.mjs" "$out/bin/aifo"
   ''

@@ -1,4 +1,4 @@
-# `aifo-shim`: the in-container client, the esbuild bundle dist/aifo-shim.mjs as one file with a
+# `aifo-shim`: the in-container client, the esbuild bundle dist/aifo-shim.cjs as one file with a
 # direct `#!<nodejs-slim>/bin/node` shebang. The shim takes the tool name from basename(argv[1]),
 # so a symlink `cargo -> aifo-shim` must reach node as argv[1] = .../cargo. The kernel passes the
 # path that was exec'd to the interpreter named by the shebang, which keeps that name; a
@@ -17,7 +17,7 @@
 }:
 
 let
-  bundle = "${npmProject}/lib/node_modules/aifo-toolchain/dist/aifo-shim.mjs";
+  bundle = "${npmProject}/lib/node_modules/aifo-toolchain/dist/aifo-shim.cjs";
   node = "${nodejs-slim}/bin/node";
 in
 assert lib.assertMsg (builtins.stringLength "#!${node}" < 127)

@@ -23,7 +23,7 @@ await new Promise((resolve, reject) => {
 });
 proxy.removeAllListeners('exit');
 console.log(`\nproxy ready at ${env.AIFO_TOOLEEXEC_URL}; running: aifo-shim node -e '…' in ${workspace}\n`);
-const shim = spawn(process.execPath, [path.join(root, 'dist/aifo-shim.mjs'), 'node', '-e',
+const shim = spawn(process.execPath, [path.join(root, 'dist/aifo-shim.cjs'), 'node', '-e',
   'console.log("hello from", process.version, "in", process.cwd()); console.error("(stderr too)"); process.exit(3)'], {
   cwd: workspace,
   env,

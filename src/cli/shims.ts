@@ -7,7 +7,7 @@ import { checkShimDir, writeShimDir, type ShimLayoutOptions } from '../wrappers/
 
 /** The shim bundle beside this CLI bundle (dist/), or dist/ of the repo when run from build/. */
 export function defaultShimBundle(): string {
-  for (const rel of ['./aifo-shim.mjs', '../../../dist/aifo-shim.mjs']) {
+  for (const rel of ['./aifo-shim.cjs', '../../../dist/aifo-shim.cjs']) {
     const p = fileURLToPath(new URL(rel, import.meta.url));
     if (existsSync(p)) return p;
   }

@@ -62,7 +62,7 @@ export interface BuildImagesOptions {
   readonly docker?: Dockerode;
   /** Keeps downloaded .debs and the agent's base rootfs; default `$XDG_CACHE_HOME/aifo` or `~/.cache/aifo`. */
   readonly cacheDir?: string;
-  /** The shim bundle for /opt/aifo/bin; default `<package>/dist/aifo-shim.mjs` (`npm run build`). */
+  /** The shim bundle for /opt/aifo/bin; default `<package>/dist/aifo-shim.cjs` (`npm run build`). */
   readonly shimBundle?: string;
   /** Overrides how /opt/aifo/bin is laid out; default the shared layout function. */
   readonly shimLayout?: ShimLayout;
@@ -292,7 +292,7 @@ async function buildAgentImages(
   const t0 = performance.now();
 
   // The /opt/aifo/bin layer first: it is cheap and its digest is part of every hash above it.
-  const shimBundle = ctx.shimBundle ?? path.join(packageRoot(), 'dist', 'aifo-shim.mjs');
+  const shimBundle = ctx.shimBundle ?? path.join(packageRoot(), 'dist', 'aifo-shim.cjs');
   if (!ctx.shimLayout && !existsSync(shimBundle)) throw new Error(`shim bundle ${shimBundle} is missing; run \`npm run build\` first`);
   const layout = ctx.shimLayout ?? defaultShimLayout(shimBundle);
   const shimRoot = path.join(ctx.work, `shim-${flavor}`);

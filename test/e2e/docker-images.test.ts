@@ -135,7 +135,7 @@ describe('agent image (slim)', () => {
     // Lay the directory out again from the same bundle and hash it the way the builder does.
     const work = await mkdtemp(path.join(os.tmpdir(), 'aifo-e2e-layer-'));
     try {
-      await writeShimDir(path.join(work, 'bin'), { shimBundle: path.join(packageRoot(), 'dist', 'aifo-shim.mjs'), node: '/usr/bin/node', mtime: SOURCE_DATE_EPOCH });
+      await writeShimDir(path.join(work, 'bin'), { shimBundle: path.join(packageRoot(), 'dist', 'aifo-shim.cjs'), node: '/usr/bin/node', mtime: SOURCE_DATE_EPOCH });
       const a = await writeTar(await dirEntries(path.join(work, 'bin'), 'opt/aifo/bin'), path.join(work, 'a.tar'), SOURCE_DATE_EPOCH);
       const b = await writeTar(await dirEntries(path.join(work, 'bin'), 'opt/aifo/bin'), path.join(work, 'b.tar'), SOURCE_DATE_EPOCH);
       assert.equal(a.sha256, b.sha256);

@@ -15,7 +15,7 @@ import { createProxyServer, type ProxyOptions, type ProxyServer } from '../../sr
 
 export const repoRoot = path.resolve(import.meta.dirname, '../../..');
 export const fixture = (name: string): string => path.join(repoRoot, 'test/fixtures', name);
-export const shimBundle = path.join(repoRoot, 'dist/aifo-shim.mjs');
+export const shimBundle = path.join(repoRoot, 'dist/aifo-shim.cjs');
 export const cliBundle = path.join(repoRoot, 'dist/aifo.mjs');
 
 export function tempDir(t: TestContext | undefined, prefix = 'aifo-test-'): string {

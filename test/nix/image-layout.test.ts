@@ -33,7 +33,7 @@ let shimBundle = '';
 let layoutDir = '';
 before(async () => {
   tmp = mkdtempSync(path.join(tmpdir(), 'aifo-image-layout-'));
-  shimBundle = path.join(tmp, 'aifo-shim.mjs');
+  shimBundle = path.join(tmp, 'aifo-shim.cjs');
   writeFileSync(shimBundle, '#!/usr/bin/env node\nconsole.log("shim");\n');
   layoutDir = path.join(tmp, 'layout');
   await writeShimDir(layoutDir, { shimBundle, node: NODE, realShells: { sh: SH, bash: SH.replace(/sh$/, 'bash'), dash: SH.replace(/sh$/, 'dash') } });

@@ -170,7 +170,7 @@ test('the pgid is recorded under $HOME/.aifo-exec/<ExecId>/pgid and removed when
 
 test('EPIPE on the shim\'s stdout (`aifo-shim … | head -1`) stops the tool', async (t) => {
   const p = await startProxy(t);
-  const child = spawn('sh', ['-c', `"${process.execPath}" "${fixture('../../dist/aifo-shim.mjs')}" node "${fixture('bytes.mjs')}" 1000000000 | head -c 10 >/dev/null; echo "\${PIPESTATUS:-done}"`], {
+  const child = spawn('sh', ['-c', `"${process.execPath}" "${fixture('../../dist/aifo-shim.cjs')}" node "${fixture('bytes.mjs')}" 1000000000 | head -c 10 >/dev/null; echo "\${PIPESTATUS:-done}"`], {
     cwd: p.workspace,
     env: { ...process.env, AIFO_TOOLEEXEC_URL: p.url, AIFO_TOOLEEXEC_TOKEN: p.token },
   });

@@ -12,7 +12,7 @@ let tmp = '';
 let bundle = '';
 before(() => {
   tmp = mkdtempSync(path.join(tmpdir(), 'aifo-layout-'));
-  // A stand-in for dist/aifo-shim.mjs: prints the name it was called by, as the shim reads it.
+  // A stand-in for dist/aifo-shim.cjs: prints the name it was called by, as the shim reads it.
   bundle = path.join(tmp, 'bundle.mjs');
   writeFileSync(bundle, '#!/usr/bin/env node\nconsole.log(process.argv[1].split("/").pop(), process.argv.slice(2).join(","));\n');
 });
