@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // Runs one tier of the built tests with node:test: `unit` (everything under build/test but the
-// container tiers) or `e2e` (build/test/e2e: needs a Docker engine and the local images).
+// tiers named below), `e2e` (build/test/e2e: needs a Docker engine and the local images) or
+// `faults` (build/test/faults: fault injection, hostile input and soak; slower).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 const tier = process.argv[2] ?? 'unit';
 const root = path.resolve(import.meta.dirname, '..', 'build', 'test');
-const CONTAINER_TIERS = new Set(['e2e']);
+const SEPARATE_TIERS = new Set(['e2e', 'faults']);
 
 function* walk(dir) {
   for (const name of readdirSync(dir).sort()) {
@@ -19,7 +20,7 @@ function* walk(dir) {
 
 const files = [...walk(root)].filter((f) => {
   const top = path.relative(root, f).split(path.sep)[0];
-  return tier === 'unit' ? !CONTAINER_TIERS.has(top) : top === tier;
+  return tier === 'unit' ? !SEPARATE_TIERS.has(top) : top === tier;
 });
 if (files.length === 0) {
   console.error(`scripts/test.mjs: no tests for tier '${tier}' under ${root}`);
