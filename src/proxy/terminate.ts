@@ -68,11 +68,21 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): { cancel(): void };
 }
 
+/** Timers that do not keep the process alive: a server's escalations end with the server. */
 export const realClock: Clock = {
   now: () => performance.now(),
   setTimeout(fn, ms) {
     const t = setTimeout(fn, ms);
     t.unref?.();
+    return { cancel: () => clearTimeout(t) };
+  },
+};
+
+/** Timers that keep the process alive, for escalations awaited when nothing else runs. */
+export const heldClock: Clock = {
+  now: () => performance.now(),
+  setTimeout(fn, ms) {
+    const t = setTimeout(fn, ms);
     return { cancel: () => clearTimeout(t) };
   },
 };

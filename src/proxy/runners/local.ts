@@ -2,6 +2,7 @@
 // shell built from request data (DESIGN.md "Runners"). No container engine needed.
 import { spawn } from 'node:child_process';
 import { constants as fsc } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { access, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { AifoError } from '../../protocol/errors.js';
 import type { SignalName } from '../../protocol/signals.js';
 import type { Route, ToolchainKind } from '../../protocol/tools.js';
 import { GROUP_POLL_MS } from '../terminate.js';
+import { writeOwner } from './orphans.js';
 import type { ExecSpec, Runner, RunningExec } from './types.js';
 
 /**
@@ -43,8 +45,12 @@ function groupAliveSync(pgid: number): boolean {
   }
 }
 
+export function defaultExecRoot(): string {
+  return path.join(os.homedir(), '.aifo-exec');
+}
+
 export function createLocalRunner(opts: LocalRunnerOptions = {}): Runner {
-  const execRoot = opts.execRoot ?? path.join(os.homedir(), '.aifo-exec');
+  const execRoot = opts.execRoot ?? defaultExecRoot();
   const searchPath = opts.path ?? process.env['PATH'] ?? '/usr/bin:/bin';
   const found = new Map<string, boolean>();
 
@@ -81,6 +87,11 @@ export function createLocalRunner(opts: LocalRunnerOptions = {}): Runner {
 
     start(spec: ExecSpec): Promise<RunningExec> {
       const dir = path.join(execRoot, spec.execId);
+      try {
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+      } catch (err) {
+        return Promise.reject(new AifoError('AIFO_E_SPAWN', `cannot create ${dir}: ${(err as Error).message}`, { cause: err }));
+      }
       const child = spawn('/bin/sh', ['-c', WRAPPER, 'aifo-exec', dir, spec.tool, ...spec.args], {
         cwd: spec.cwd,
         detached: true,
@@ -93,6 +104,11 @@ export function createLocalRunner(opts: LocalRunnerOptions = {}): Runner {
         });
         child.once('spawn', () => {
           const pgid = child.pid!;
+          try {
+            writeOwner(dir, pgid);
+          } catch {
+            /* best effort: only orphan reaping after a proxy crash needs it */
+          }
           const output = new PassThrough();
           const stdout = child.stdout!;
           stdout.pipe(output);

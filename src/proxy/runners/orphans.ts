@@ -1,0 +1,89 @@
+// Tools left running by a proxy that died without cleaning up (SIGKILL, OOM, power cut). Each
+// exec directory records which proxy owns it and which process leads the tool's group; a proxy
+// starting on the same exec root stops the groups whose owner is gone (issue 7: a restarted
+// proxy works at once and nothing from its predecessor lives on).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { DISCONNECT_PLAN, escalate, heldClock, type Target } from '../terminate.js';
+
+const OWNER_FILE = 'owner';
+
+/** Start time of a process (field 22 of /proc/<pid>/stat, clock ticks since boot), or undefined. */
+export function procStartTime(pid: number): string | undefined {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return s.slice(s.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+const selfStart = procStartTime(process.pid) ?? '?';
+
+/** Records this proxy and the group leader in the exec directory (which must exist). */
+export function writeOwner(dir: string, leaderPid: number): void {
+  writeFileSync(path.join(dir, OWNER_FILE), `${process.pid} ${selfStart} ${leaderPid} ${procStartTime(leaderPid) ?? '?'}\n`, { mode: 0o600 });
+}
+
+function alive(pid: number, start: string): boolean {
+  return procStartTime(pid) === start;
+}
+
+function groupExists(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Stops (INT, TERM, KILL) the process groups of exec directories whose owning proxy is dead and
+ * removes those directories. A group is only signalled when it is provably the recorded one: its
+ * leader still runs with the recorded start time, or the leader is gone but the group lives (a
+ * process group id is not reused while any member exists). Returns the pgids stopped.
+ */
+export async function reapOrphans(execRoot: string, log?: (line: string) => void): Promise<number[]> {
+  let names: string[];
+  try {
+    names = await readdir(execRoot);
+  } catch {
+    return [];
+  }
+  const stopped: number[] = [];
+  await Promise.all(
+    names.map(async (name) => {
+      const dir = path.join(execRoot, name);
+      let fields: string[];
+      try {
+        fields = (await readFile(path.join(dir, OWNER_FILE), 'utf8')).trim().split(' ');
+      } catch {
+        return; // not ours, or still being created
+      }
+      const [ownerPid, ownerStart, leader, leaderStart] = [Number(fields[0]), fields[1] ?? '', Number(fields[2]), fields[3] ?? ''];
+      if (!Number.isInteger(ownerPid) || !Number.isInteger(leader) || leader <= 1) return;
+      if (alive(ownerPid, ownerStart)) return;
+      const ours = alive(leader, leaderStart) || (procStartTime(leader) === undefined && groupExists(leader));
+      if (ours) {
+        log?.(`aifo-coder: proxy: stopping process group ${leader} left by a proxy that is gone (exec_id=${name})`);
+        const target: Target = {
+          signal: async (sig) => {
+            try {
+              process.kill(-leader, `SIG${sig}`);
+            } catch {
+              /* gone */
+            }
+          },
+          groupAlive: async () => groupExists(leader),
+        };
+        // Held timers: at start-up nothing else keeps the process alive while this waits.
+        await escalate(target, DISCONNECT_PLAN, heldClock).finished;
+        stopped.push(leader);
+      }
+      await rm(dir, { recursive: true, force: true });
+    }),
+  );
+  return stopped;
+}
