@@ -14,6 +14,7 @@ import type { ToolchainKind } from '../../src/protocol/tools.js';
 import { clientUrl, listen } from '../../src/proxy/listen.js';
 import { createLogger } from '../../src/proxy/log.js';
 import { createDockerRunner } from '../../src/proxy/runners/docker.js';
+import type { Runner } from '../../src/proxy/runners/types.js';
 import { createProxyServer, type ProxyServer } from '../../src/proxy/server.js';
 import { sidecarDown, sidecarUp } from '../../src/sidecar/index.js';
 import { runShim } from '../helpers/proxy.js';
@@ -32,8 +33,11 @@ let main: { proxy: ProxyServer; url: string };
 let strict: { proxy: ProxyServer; url: string };
 let plain: { proxy: ProxyServer; url: string };
 
+const runners: Runner[] = [];
+
 async function startProxy(opts: { tty: boolean; maxSecs?: number }): Promise<{ proxy: ProxyServer; url: string }> {
   const runner = createDockerRunner({ sidecars });
+  runners.push(runner);
   const log = createLogger(true, (s) => logs.push(...s.split('\n').filter(Boolean)));
   const proxy = createProxyServer({ token, runner, workspace, log, tty: opts.tty, maxSecs: opts.maxSecs });
   const addr = await listen(proxy.server, { type: 'tcp', host: '127.0.0.1', port: 0 });
@@ -60,6 +64,8 @@ after(async () => {
   await main?.proxy.shutdown();
   await strict?.proxy.shutdown();
   await plain?.proxy.shutdown();
+  // The runner keeps an engine event stream open; without close() the process never exits.
+  await Promise.all(runners.map((r) => r.close()));
   await sidecarDown({ session }).catch(() => undefined);
   await rm(workspace, { recursive: true, force: true });
 });
