@@ -17,7 +17,7 @@ import { createDockerRunner } from '../../src/proxy/runners/docker.js';
 import type { Runner } from '../../src/proxy/runners/types.js';
 import { createProxyServer, type ProxyServer } from '../../src/proxy/server.js';
 import { sidecarDown, sidecarUp } from '../../src/sidecar/index.js';
-import { runShim } from '../helpers/proxy.js';
+import { hashStdout, runShim } from '../helpers/proxy.js';
 
 const TAG = process.env['AIFO_TEST_IMAGE_TAG'] || 'local';
 const docker = new Dockerode();
@@ -154,13 +154,7 @@ test('max runtime in a sidecar: timeout line, exit 124, group gone', async () =>
 test('100 MB of output from a sidecar is byte-identical (no TTY)', async () => {
   await writeFile(path.join(workspace, 'Makefile'), 'big:\n\t@yes 0123456789abcdef | head -c 100000000\n');
   const r = runShim(via(plain), ['big'], { tool: 'make' });
-  const h = createHash('sha256');
-  let n = 0;
-  r.child.stdout!.removeAllListeners('data');
-  r.child.stdout!.on('data', (c: Buffer) => {
-    h.update(c);
-    n += c.length;
-  });
+  const got = hashStdout(r);
   const want = createHash('sha256');
   const line = Buffer.from('0123456789abcdef\n');
   const block = Buffer.concat(Array.from({ length: 4096 }, () => line));
@@ -171,8 +165,8 @@ test('100 MB of output from a sidecar is byte-identical (no TTY)', async () => {
     left -= k;
   }
   assert.equal((await r.exit).code, 0);
-  assert.equal(n, 100_000_000);
-  assert.equal(h.digest('hex'), want.digest('hex'));
+  assert.equal((await got).bytes, 100_000_000);
+  assert.equal((await got).hash, want.digest('hex'));
 });
 
 test('a stopped sidecar gives 409 naming the toolchain to start, not a hang', async () => {

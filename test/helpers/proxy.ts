@@ -1,6 +1,7 @@
 // Test helpers: a real proxy on a real socket (port 0 or a temp Unix socket), a raw HTTP client
 // that shows exactly what went over the wire, and the built shim bundle as a child process.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, realpathSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -218,6 +219,18 @@ export function runShim(
       });
     },
   };
+}
+
+/** SHA-256 and byte count of everything a shim run writes to stdout (replaces its collector). */
+export function hashStdout(r: ShimRun): Promise<{ hash: string; bytes: number }> {
+  const h = createHash('sha256');
+  let bytes = 0;
+  r.child.stdout!.removeAllListeners('data');
+  r.child.stdout!.on('data', (c: Buffer) => {
+    h.update(c);
+    bytes += c.length;
+  });
+  return r.exit.then(() => ({ hash: h.digest('hex'), bytes }));
 }
 
 /** True while any process of group `pgid` exists. */

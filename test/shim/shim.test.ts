@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { test } from 'node:test';
-import { fixture, runShim, startProxy, tempDir } from '../helpers/proxy.js';
+import { fixture, hashStdout, runShim, startProxy, tempDir } from '../helpers/proxy.js';
 
 const text = (b: Buffer[]): string => Buffer.concat(b).toString('utf8');
 
@@ -75,16 +75,10 @@ test('100 MB of output through the shim is byte-identical to the direct run', as
     });
   const direct = await hashOf(spawn(process.execPath, [fixture('bytes.mjs'), size]));
   const r = runShim(p, [fixture('bytes.mjs'), size]);
-  const h = createHash('sha256');
-  let n = 0;
-  r.child.stdout!.removeAllListeners('data');
-  r.child.stdout!.on('data', (c: Buffer) => {
-    h.update(c);
-    n += c.length;
-  });
+  const got = hashStdout(r);
   assert.equal((await r.exit).code, 0);
-  assert.equal(n, direct[1]);
-  assert.equal(h.digest('hex'), direct[0]);
+  assert.equal((await got).bytes, direct[1]);
+  assert.equal((await got).hash, direct[0]);
 });
 
 test('curl fallback (AIFO_SHIM_NATIVE_HTTP=0): output, exit code, errors, unix socket', async (t) => {

@@ -12,6 +12,7 @@ import { AifoError } from '../../protocol/errors.js';
 import type { SignalName } from '../../protocol/signals.js';
 import type { Route, ToolchainKind } from '../../protocol/tools.js';
 import { GROUP_POLL_MS } from '../terminate.js';
+import { groupExists } from './group.js';
 import { writeOwner } from './orphans.js';
 import type { ExecSpec, Runner, RunningExec } from './types.js';
 
@@ -34,15 +35,6 @@ export interface LocalRunnerOptions {
   readonly execRoot?: string;
   /** PATH used to find tools; default the proxy's. */
   readonly path?: string;
-}
-
-function groupAliveSync(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export function defaultExecRoot(): string {
@@ -127,7 +119,7 @@ export function createLocalRunner(opts: LocalRunnerOptions = {}): Runner {
             const end = endFromChild(code, signal);
             // "Done" is the group gone and the output drained (STYLE.md "Termination").
             const waitGroup = (): void => {
-              if (groupAliveSync(pgid)) {
+              if (groupExists(pgid)) {
                 setTimeout(waitGroup, GROUP_POLL_MS).unref();
                 return;
               }
@@ -165,7 +157,7 @@ export function createLocalRunner(opts: LocalRunnerOptions = {}): Runner {
             output,
             ended: endedP,
             signal,
-            groupAlive: async () => groupAliveSync(pgid),
+            groupAlive: async () => groupExists(pgid),
           });
         });
       });

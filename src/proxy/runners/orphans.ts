@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { DISCONNECT_PLAN, escalate, heldClock, type Target } from '../terminate.js';
+import { groupExists } from './group.js';
 
 const OWNER_FILE = 'owner';
 
@@ -28,15 +29,6 @@ export function writeOwner(dir: string, leaderPid: number): void {
 
 function alive(pid: number, start: string): boolean {
   return procStartTime(pid) === start;
-}
-
-function groupExists(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
