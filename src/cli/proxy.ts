@@ -9,6 +9,7 @@ import { createLogger } from '../proxy/log.js';
 import { createLocalRunner, defaultExecRoot } from '../proxy/runners/local.js';
 import { reapOrphans } from '../proxy/runners/orphans.js';
 import type { Runner } from '../proxy/runners/types.js';
+import { createNotifyHandler, notifyOptionsFromEnv } from '../proxy/notifications.js';
 import { createProxyServer, DEFAULT_MAX_EXECS } from '../proxy/server.js';
 
 export interface ProxyCliOptions {
@@ -106,6 +107,7 @@ export async function runProxy(opts: ProxyCliOptions, dockerRunner?: RunnerFacto
     maxSecs,
     maxExecs: opts.maxExecs ?? DEFAULT_MAX_EXECS,
     tty,
+    notify: createNotifyHandler(notifyOptionsFromEnv(process.env, log)),
   });
   const mode = opts.socketMode ? parseInt(opts.socketMode, 8) : undefined;
   if (mode !== undefined && mode !== 0o600 && mode !== 0o660) {
