@@ -16,6 +16,8 @@ function fail(e: unknown): never {
 
 await yargs(hideBin(process.argv))
   .scriptName('aifo')
+  // `aifo run … -- AGENT_CMD…`: everything after `--` is the agent's, untouched.
+  .parserConfiguration({ 'populate--': true })
   .strict()
   .demandCommand(1, 'name a command: aifo proxy | shims | sidecar | images | run | doctor')
   .command(
@@ -94,6 +96,40 @@ await yargs(hideBin(process.argv))
         async (a) => (await sidecarCli()).cmdImagesBuild({ toolchain: a.toolchain, agent: a.agent, agents: a.agents, flavor: a.flavor, tag: a.tag, force: a.force }).catch(fail),
       )
       .demandCommand(1),
+  )
+  .command(
+    'run',
+    'start sidecars, the proxy and an agent container; remove them all when the agent ends',
+    (r) =>
+      r
+        .usage('aifo run [--toolchain KIND]… [--image AGENT_IMAGE] [--workspace DIR] [--unix-socket|--tcp] [--dry-run] [--keep] [-- AGENT_CMD…]')
+        .option('toolchain', { type: 'string', array: true, describe: 'rust node python c-cpp go (repeatable or comma-separated)' })
+        .option('image', { type: 'string', default: 'aifo-agent:local', describe: 'agent image' })
+        .option('workspace', { type: 'string', describe: 'host directory, mounted at the same path (default: current directory)' })
+        .option('unix-socket', { type: 'boolean', describe: 'proxy on a Unix socket mounted at /run/aifo (default on Linux)' })
+        .option('tcp', { type: 'boolean', describe: 'proxy on 127.0.0.1; the agent uses the host network' })
+        .option('dry-run', { type: 'boolean', describe: 'print the plan, start nothing' })
+        .option('keep', { type: 'boolean', describe: 'leave the sidecars running afterwards' })
+        .option('tag', { type: 'string', describe: 'tag of the toolchain images (default local)' })
+        .option('verbose', { type: 'boolean', default: false })
+        .conflicts('tcp', 'unix-socket'),
+    async (a) => {
+      const { parseKinds } = await sidecarCli();
+      const { aifoRun } = await import('../launcher/run.js');
+      const code = await aifoRun({
+        kinds: parseKinds(a.toolchain),
+        image: a.image,
+        workspace: a.workspace ?? process.cwd(),
+        transport: a.tcp ? 'tcp' : 'unix',
+        dryRun: a['dry-run'] === true,
+        keep: a.keep === true,
+        command: ((a['--'] as (string | number)[] | undefined) ?? []).map(String),
+        shimDir: process.env['AIFO_SHIM_DIR']?.trim() || undefined,
+        tag: a.tag,
+        verbose: a.verbose,
+      }).catch(fail);
+      process.exit(code);
+    },
   )
   .command('shims', 'lay out or check an /opt/aifo/bin directory', (y) =>
     y

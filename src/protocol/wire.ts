@@ -14,6 +14,12 @@ export const H_EXEC_ID_RESPONSE = 'X-Exec-Id';
 export const H_EXIT_CODE = 'X-Exit-Code';
 export const H_END = 'X-Aifo-End';
 export const H_CLIENT = 'X-Aifo-Client';
+/**
+ * Extension (ours): `X-Aifo-Tty: 0` asks for no terminal even where the proxy defaults to one
+ * for v2. The shim sends 0 when its own stdout is not a terminal, so `$(tool)`, pipes and files
+ * get the tool's bytes, not a pty's CRLF line endings. Other proxies ignore the header.
+ */
+export const H_TTY = 'x-aifo-tty';
 
 export type ProtoVersion = 1 | 2;
 

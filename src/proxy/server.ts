@@ -17,6 +17,7 @@ import {
   H_EXEC_ID_RESPONSE,
   H_EXIT_CODE,
   H_PROTO,
+  H_TTY,
   KNOWN_PATHS,
   LIMITS,
   PATH_EXEC,
@@ -271,7 +272,7 @@ export function createProxyServer(opts: ProxyOptions): ProxyServer {
         if (!clientGone) sendEnd(res, proto, execId, end, Buffer.alloc(0));
         return;
       }
-      const tty = proto === 2 && (opts.tty ?? true);
+      const tty = proto === 2 && (opts.tty ?? true) && req.headers[H_TTY] !== '0';
       const running = await runner.start({ execId, tool, args, cwd, tty, kind });
       entry.running = running;
       res.off('close', onEarlyClose);

@@ -39,6 +39,21 @@ function exitAfterFlush(code: number): void {
   process.stdout.write('', () => process.exit(code));
 }
 
+/** True when the shell `pid` was started with a command string (`-c`, `-lc`, `-ec`, …). */
+function isCommandShell(pid: number): boolean {
+  try {
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(1);
+    for (const a of args) {
+      if (a === '--' || a === '-' || !a.startsWith('-')) break;
+      if (a.startsWith('--')) continue; // --login, --norc, …
+      if (/^-[A-Za-z]*c[A-Za-z]*$/.test(a)) return true;
+    }
+  } catch {
+    /* gone or unreadable: leave it */
+  }
+  return false;
+}
+
 /** HUP, TERM, then KILL the parent when it is a shell on a terminal (protocol.md "Signals"). */
 async function killParentShell(): Promise<void> {
   if (process.platform !== 'linux' || !controllingTty()) return;
@@ -52,6 +67,9 @@ async function killParentShell(): Promise<void> {
     return;
   }
   if (!SHELLS.has(comm)) return;
+  // Only a transient shell running a command string (`sh -c …`, what agents spawn) is ended. An
+  // interactive shell is someone's prompt: Ctrl-C must return to it, not close it.
+  if (!isCommandShell(ppid)) return;
   const kill = (pid: number, sig: NodeJS.Signals): void => {
     try {
       process.kill(pid, sig);

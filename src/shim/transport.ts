@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { isatty } from 'node:tty';
 import path from 'node:path';
 import http from 'node:http';
 import type { Writable } from 'node:stream';
@@ -42,6 +43,8 @@ function baseHeaders(cfg: ShimConfig, bodyLength: number): Record<string, string
     'Content-Type': CONTENT_TYPE_FORM,
     'Content-Length': bodyLength,
     'X-Aifo-Exec-Id': cfg.execId,
+    // A terminal for the tool only when ours is one (src/protocol/wire.ts H_TTY).
+    'X-Aifo-Tty': isatty(1) ? '1' : '0',
     Connection: 'close',
   };
 }

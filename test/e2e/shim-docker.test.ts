@@ -121,6 +121,8 @@ test('a C program compiled with gcc in the c-cpp sidecar runs on the host; make 
   const m = runShim(via(main), [], { tool: 'make' });
   assert.equal((await m.exit).code, 0);
   assert.match(text(m.stdout), /made-here/);
+  // X-Aifo-Tty: the shim's stdout is a pipe here, so no pty in the sidecar and no CRLF (`$(make)` works).
+  assert.equal(text(m.stdout), 'made-here\n');
   assert.ok(logs.some((l) => /proxy result tool=make kind=c-cpp code=0/.test(l)), logs.join('\n'));
 });
 

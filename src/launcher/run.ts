@@ -1,0 +1,237 @@
+// `aifo run`: sidecars, the proxy in-process, and the agent container, from one command; and
+// everything removed again however it ends (agent exit, Ctrl-C, SIGTERM, or a crashed launcher
+// cleaned by the next run). Talks to the engine through its API (dockerode).
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, realpath, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import Dockerode from 'dockerode';
+import { AifoError } from '../protocol/errors.js';
+import type { ToolchainKind } from '../protocol/tools.js';
+import { newToken } from '../proxy/auth.js';
+import { clientUrl, listen } from '../proxy/listen.js';
+import { createLogger } from '../proxy/log.js';
+import { createNotifyHandler, notifyOptionsFromEnv } from '../proxy/notifications.js';
+import { procStartTime } from '../proxy/runners/orphans.js';
+import { createDockerRunner } from '../proxy/runners/docker.js';
+import { createProxyServer } from '../proxy/server.js';
+import { sidecarDown, sidecarUp } from '../sidecar/index.js';
+import { checkShimDir } from '../wrappers/layout.js';
+
+export const LABEL_AGENT = 'org.aifo.agent';
+export const LABEL_SESSION = 'org.aifo.session';
+export const LABEL_LAUNCHER = 'org.aifo.launcher';
+/** Where the socket directory appears in the agent (protocol.md "Transports"). */
+export const AGENT_SOCKET_DIR = '/run/aifo';
+const AGENT_URL_UNIX = `unix://${AGENT_SOCKET_DIR}/toolexec.sock`;
+
+export interface RunOptions {
+  readonly kinds: readonly ToolchainKind[];
+  readonly image: string;
+  readonly workspace: string;
+  readonly transport: 'unix' | 'tcp';
+  readonly dryRun: boolean;
+  readonly keep: boolean;
+  readonly command: readonly string[];
+  /** AIFO_SHIM_DIR: mounted read-only over /opt/aifo/bin. */
+  readonly shimDir?: string | undefined;
+  readonly tag?: string | undefined;
+  readonly verbose?: boolean | undefined;
+}
+
+/** `pid:starttime` of this launcher, so a later run can tell a dead launcher from a live one. */
+function launcherId(): string {
+  return `${process.pid}:${procStartTime(process.pid) ?? '?'}`;
+}
+
+function launcherAlive(id: string): boolean {
+  const [pid, start] = id.split(':');
+  return procStartTime(Number(pid)) === start;
+}
+
+/**
+ * Removes what launchers that are gone left behind (agent containers and their sessions'
+ * sidecars). Only sessions whose launcher is provably dead are touched.
+ */
+export async function reapDeadLaunchers(docker: Dockerode, log: (l: string) => void): Promise<string[]> {
+  const list = await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL_LAUNCHER}`] }) });
+  const removed: string[] = [];
+  for (const c of list) {
+    const id = c.Labels[LABEL_LAUNCHER] ?? '';
+    if (launcherAlive(id)) continue;
+    const session = c.Labels[LABEL_SESSION];
+    log(`aifo: removing ${c.Names[0]?.replace(/^\//, '')} left by launcher ${id} that is gone`);
+    await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+    removed.push(c.Id);
+    if (session) removed.push(...(await sidecarDown({ session, docker }).catch(() => [])));
+  }
+  return removed;
+}
+
+interface Plan {
+  readonly session: string;
+  readonly agentName: string;
+  readonly createOptions: Dockerode.ContainerCreateOptions;
+  readonly envNames: string[];
+  readonly url: string;
+}
+
+function agentCreateOptions(o: RunOptions, session: string, agentName: string, url: string, token: string, socketDir: string | undefined, tty: boolean): Dockerode.ContainerCreateOptions {
+  const binds = [`${o.workspace}:${o.workspace}`];
+  if (socketDir) binds.push(`${socketDir}:${AGENT_SOCKET_DIR}`);
+  if (o.shimDir) binds.push(`${o.shimDir}:/opt/aifo/bin:ro`);
+  return {
+    name: agentName,
+    Image: o.image,
+    ...(o.command.length > 0 ? { Cmd: [...o.command] } : {}),
+    // The token goes to the engine in the create request, never into an argv or a log. It is
+    // visible to whoever may `docker inspect` the container, i.e. who already controls the engine.
+    Env: [`AIFO_TOOLEEXEC_URL=${url}`, `AIFO_TOOLEEXEC_TOKEN=${token}`, `AIFO_CODER_CONTAINER_NAME=${agentName}`],
+    User: `${process.getuid?.() ?? 1000}:${process.getgid?.() ?? 1000}`,
+    WorkingDir: o.workspace,
+    Tty: tty,
+    OpenStdin: true,
+    StdinOnce: true,
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+    Labels: { [LABEL_AGENT]: '1', [LABEL_SESSION]: session, [LABEL_LAUNCHER]: launcherId() },
+    HostConfig: {
+      Binds: binds,
+      // Unix socket: the agent needs no network at all. TCP: the proxy is on the host's loopback.
+      NetworkMode: socketDir ? 'none' : 'host',
+      Init: true,
+    },
+  };
+}
+
+/** Prints the plan: every engine call with its arguments, env names but never values of secrets. */
+function printPlan(o: RunOptions, plan: Plan): void {
+  const out = (l: string): void => void process.stdout.write(l + '\n');
+  out(`aifo run plan (dry run: nothing is started)`);
+  out(`session ${plan.session}`);
+  for (const k of o.kinds) out(`engine: create+start sidecar aifo-tc-${k}-${plan.session} image aifo-toolchain-${k}:${o.tag ?? 'local'} network none, bind ${o.workspace}:${o.workspace}, volume aifo-cache-${k}`);
+  out(`proxy: docker runner, listen ${o.transport === 'unix' ? 'unix socket (0600) in a private 0700 directory' : 'tcp://127.0.0.1:<free port>'}`);
+  out(`agent url: ${plan.url}`);
+  const c = plan.createOptions;
+  out(`engine: create container ${plan.agentName} image ${c.Image} user ${c.User} workdir ${c.WorkingDir} tty ${c.Tty} network ${c.HostConfig?.NetworkMode}`);
+  out(`  cmd: ${c.Cmd ? JSON.stringify(c.Cmd) : '(image default)'}`);
+  for (const b of c.HostConfig?.Binds ?? []) out(`  bind: ${b}`);
+  out(`  env: ${plan.envNames.join(' ')}`);
+  out(`engine: attach, start, wait; then remove ${plan.agentName}${o.keep ? '' : ' and the sidecars'}`);
+}
+
+async function pipeIo(docker: Dockerode, container: Dockerode.Container, tty: boolean): Promise<() => void> {
+  const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as NodeJS.ReadWriteStream & { end(): void };
+  if (tty) {
+    stream.pipe(process.stdout);
+  } else {
+    docker.modem.demuxStream(stream, process.stdout, process.stderr);
+  }
+  const stdin = process.stdin;
+  if (tty && stdin.isTTY) stdin.setRawMode(true);
+  stdin.pipe(stream);
+  const resize = (): void => {
+    if (process.stdout.isTTY) void container.resize({ h: process.stdout.rows, w: process.stdout.columns }).catch(() => undefined);
+  };
+  if (tty) process.on('SIGWINCH', resize);
+  return () => {
+    if (tty) process.off('SIGWINCH', resize);
+    stdin.unpipe(stream);
+    if (tty && stdin.isTTY) stdin.setRawMode(false);
+    stdin.pause();
+    resize();
+  };
+}
+
+export async function aifoRun(o: RunOptions): Promise<number> {
+  const docker = new Dockerode();
+  const log = (l: string): void => void process.stderr.write(l + '\n');
+  const workspace = await realpath(o.workspace).catch(() => {
+    throw new AifoError('AIFO_E_CONFIG', `--workspace '${o.workspace}' does not exist`);
+  });
+  const opts: RunOptions = { ...o, workspace };
+  if (opts.kinds.length === 0) throw new AifoError('AIFO_E_CONFIG', 'name at least one --toolchain (rust node python c-cpp go)');
+  if (opts.shimDir) {
+    const problems = await checkShimDir(opts.shimDir);
+    if (problems.length) throw new AifoError('AIFO_E_CONFIG', `AIFO_SHIM_DIR '${opts.shimDir}' is incomplete: ${problems.join('; ')} (fix: aifo shims write ${opts.shimDir})`);
+  }
+  const session = `run-${randomBytes(4).toString('hex')}`;
+  const agentName = `aifo-agent-${session}`;
+  const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
+  const envNames = ['AIFO_TOOLEEXEC_URL', 'AIFO_TOOLEEXEC_TOKEN', 'AIFO_CODER_CONTAINER_NAME'];
+
+  if (opts.dryRun) {
+    const url = opts.transport === 'unix' ? AGENT_URL_UNIX : 'http://127.0.0.1:<port>/exec';
+    const createOptions = agentCreateOptions(opts, session, agentName, url, '<token>', opts.transport === 'unix' ? '<socket-dir>' : undefined, tty);
+    printPlan(opts, { session, agentName, createOptions, envNames, url });
+    return 0;
+  }
+
+  await reapDeadLaunchers(docker, log);
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const cleanup = async (): Promise<void> => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+  };
+  let exitCode = 1;
+  let stoppedBy: NodeJS.Signals | undefined;
+  try {
+    const up = await sidecarUp({
+      kinds: opts.kinds,
+      workspace,
+      session,
+      ...(opts.tag ? { tag: opts.tag } : {}),
+      uid: process.getuid?.() ?? 1000,
+      gid: process.getgid?.() ?? 1000,
+      docker,
+    });
+    if (!opts.keep) cleanups.push(() => sidecarDown({ session, docker }));
+    const runner = createDockerRunner({ sidecars: new Map(Object.entries(up.sidecars) as [ToolchainKind, string][]), docker, verbose: opts.verbose ?? false });
+    cleanups.push(() => runner.close());
+    const token = newToken();
+    const plog = createLogger(opts.verbose ?? false);
+    const proxy = createProxyServer({ token, runner, workspace, log: plog, notify: createNotifyHandler(notifyOptionsFromEnv(process.env, plog)) });
+    let socketDir: string | undefined;
+    let url: string;
+    if (opts.transport === 'unix') {
+      const base = process.env['XDG_RUNTIME_DIR'] && path.isAbsolute(process.env['XDG_RUNTIME_DIR']) ? process.env['XDG_RUNTIME_DIR'] : os.tmpdir();
+      socketDir = await mkdtemp(path.join(base, 'aifo-run-'));
+      const dir = socketDir;
+      cleanups.push(() => rm(dir, { recursive: true, force: true }));
+      await listen(proxy.server, { type: 'unix', path: path.join(socketDir, 'toolexec.sock') });
+      url = AGENT_URL_UNIX;
+    } else {
+      const addr = await listen(proxy.server, { type: 'tcp', host: '127.0.0.1', port: 0 });
+      url = clientUrl(addr);
+    }
+    cleanups.push(() => proxy.shutdown());
+
+    const container = await docker.createContainer(agentCreateOptions(opts, session, agentName, url, token, socketDir, tty));
+    cleanups.push(() => container.remove({ force: true }));
+    const detach = await pipeIo(docker, container, tty);
+    cleanups.push(async () => detach());
+    const stop = (sig: NodeJS.Signals): void => {
+      stoppedBy ??= sig;
+      log(`aifo: ${sig}: stopping the agent`);
+      void container.kill({ signal: 'SIGTERM' }).catch(() => undefined);
+    };
+    const onInt = (): void => stop('SIGINT');
+    const onTerm = (): void => stop('SIGTERM');
+    const onHup = (): void => stop('SIGHUP');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    process.on('SIGHUP', onHup);
+    cleanups.push(async () => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      process.off('SIGHUP', onHup);
+    });
+    await container.start();
+    const r = (await container.wait()) as { StatusCode?: number };
+    exitCode = r.StatusCode ?? 1;
+  } finally {
+    await cleanup();
+  }
+  // Stopped by a signal: report it the way a shell does (128+N), whatever the agent returned.
+  return stoppedBy ? 128 + (os.constants.signals[stoppedBy] ?? 0) : exitCode;
+}

@@ -1,0 +1,168 @@
+// e2e (real Docker): `aifo run` end to end — a scripted agent using the shims over the Unix
+// socket and over TCP; cleanup after a normal exit, after Ctrl-C to the launcher and after a
+// SIGKILLed launcher; dry run; the host override; an interactive agent shell under tmux.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readdir, realpath, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { cliBundle } from '../helpers/proxy.js';
+
+let workspace: string;
+
+before(async () => {
+  for (const image of ['aifo-agent:local', 'aifo-toolchain-rust:local', 'aifo-toolchain-node:local', 'aifo-toolchain-python:local', 'aifo-toolchain-c-cpp:local']) {
+    if (spawnSync('docker', ['image', 'inspect', image]).status !== 0) throw new Error(`image ${image} missing: build it with scripts/ci-docker.sh`);
+  }
+  workspace = await realpath(await mkdtemp(path.join(os.tmpdir(), 'aifo-e2e-run-')));
+  await chmod(workspace, 0o777);
+  const crate = path.join(workspace, 'hello');
+  await mkdir(path.join(crate, 'src'), { recursive: true });
+  await writeFile(path.join(crate, 'Cargo.toml'), '[package]\nname = "hello"\nversion = "0.1.0"\nedition = "2021"\n');
+  await writeFile(path.join(crate, 'src/main.rs'), 'fn main() { println!("hi"); }\n');
+  await writeFile(path.join(workspace, 'Makefile'), 'all:\n\t@echo made-it\nsleepy:\n\t@echo started; sleep 315\n');
+  // The scripted agent: every tool through the shims, each output and exit code checked.
+  await writeFile(
+    path.join(workspace, 'agent.sh'),
+    [
+      'set -e',
+      'cd hello && cargo build --offline -q && test -x target/debug/hello && cd ..',
+      'npm --version | grep -Eq "^[0-9]+\\."',
+      'test "$(python3 -c "print(6*7)")" = 42',
+      'test "$(make -s)" = made-it',
+      'set +e; python3 -c "import sys; sys.exit(9)"; test $? = 9 || exit 1',
+      'echo agent-ok',
+      'exit 4',
+    ].join('\n') + '\n',
+  );
+  await chmod(path.join(workspace, 'agent.sh'), 0o755);
+});
+
+after(async () => {
+  await rm(workspace, { recursive: true, force: true });
+});
+
+function aifo(args: string[], env: NodeJS.ProcessEnv = process.env): ReturnType<typeof spawn> {
+  return spawn(process.execPath, [cliBundle, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function finish(child: ReturnType<typeof spawn>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+/** Containers of `aifo run` sessions, socket directories, launcher processes. */
+async function leftovers(): Promise<{ containers: string[]; sockets: string[]; launchers: string[] }> {
+  const containers = execFileSync('docker', ['ps', '-a', '--filter', 'label=org.aifo.session', '--format', '{{.Names}}'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((n) => n.includes('run-'));
+  const sockets = (await readdir(os.tmpdir())).filter((n) => n.startsWith('aifo-run-'));
+  const launchers = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.includes(`${cliBundle} run`));
+  return { containers, sockets, launchers };
+}
+
+const ALL = ['--toolchain', 'rust,node,python,c-cpp'];
+
+for (const transport of ['--unix-socket', '--tcp']) {
+  test(`a scripted agent builds and runs tools through the shims (${transport}); nothing is left afterwards`, async () => {
+    const before = await leftovers();
+    const r = await finish(aifo(['run', transport, ...ALL, '--workspace', workspace, '--', './agent.sh']));
+    assert.equal(r.code, 4, r.stdout + r.stderr);
+    assert.match(r.stdout, /agent-ok/);
+    assert.deepEqual(await leftovers(), before);
+  });
+}
+
+test('Ctrl-C (SIGINT) to the launcher stops the agent and removes everything', async () => {
+  const before = await leftovers();
+  const child = aifo(['run', '--toolchain', 'c-cpp', '--workspace', workspace, '--', 'make', 'sleepy']);
+  const done = finish(child);
+  let out = '';
+  await new Promise<void>((resolve) => child.stdout!.on('data', (c: Buffer) => ((out += c.toString()), out.includes('started') && resolve())));
+  child.kill('SIGINT');
+  const r = await done;
+  assert.notEqual(r.code, 0);
+  assert.deepEqual(await leftovers(), before);
+});
+
+test('after a SIGKILLed launcher, the next aifo run removes what it left', async () => {
+  const child = aifo(['run', '--toolchain', 'c-cpp', '--workspace', workspace, '--', 'make', 'sleepy']);
+  let out = '';
+  await new Promise<void>((resolve) => child.stdout!.on('data', (c: Buffer) => ((out += c.toString()), out.includes('started') && resolve())));
+  child.kill('SIGKILL');
+  await new Promise((r) => child.on('close', r));
+  const stale = await leftovers();
+  assert.ok(stale.containers.length >= 2, `agent and sidecar are left: ${stale.containers}`);
+  const next = await finish(aifo(['run', '--toolchain', 'c-cpp', '--workspace', workspace, '--', 'true']));
+  assert.equal(next.code, 0, next.stderr);
+  assert.match(next.stderr, /left by launcher .* that is gone/);
+  const now = await leftovers();
+  assert.deepEqual(now.containers.filter((c) => stale.containers.includes(c)), []);
+  // The SIGKILLed launcher's socket directory cannot be removed by anyone but a later sweep of
+  // the temp dir; it holds only a dead socket (0600, in a 0700 directory).
+});
+
+test('--dry-run prints the plan and never the token; nothing starts', async () => {
+  const before = await leftovers();
+  const r = await finish(aifo(['run', '--dry-run', '--tcp', '--toolchain', 'rust', '--workspace', workspace, '--', 'cargo', 'build']));
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /env: AIFO_TOOLEEXEC_URL AIFO_TOOLEEXEC_TOKEN AIFO_CODER_CONTAINER_NAME/);
+  assert.match(r.stdout, /cmd: \["cargo","build"\]/);
+  assert.doesNotMatch(r.stdout + r.stderr, /[0-9a-f]{32}/, 'no token value');
+  assert.deepEqual(await leftovers(), before);
+});
+
+test('AIFO_SHIM_DIR is mounted read-only over /opt/aifo/bin and wins; an incomplete one is refused', async () => {
+  const dir = path.join(workspace, 'override-bin');
+  execFileSync(process.execPath, [cliBundle, 'shims', 'write', dir, '--node', '/usr/bin/node']);
+  await writeFile(path.join(dir, 'OVERRIDE_MARK'), 'from the host\n');
+  const r = await finish(aifo(['run', '--toolchain', 'rust', '--workspace', workspace, '--', 'sh', '-c', 'cat /opt/aifo/bin/OVERRIDE_MARK && cargo --version && touch /opt/aifo/bin/x 2>/dev/null || echo read-only'], { ...process.env, AIFO_SHIM_DIR: dir }));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^from the host\ncargo \d[^\n]*\nread-only\n$/);
+  await rm(path.join(dir, 'make'));
+  const bad = await finish(aifo(['run', '--toolchain', 'rust', '--workspace', workspace, '--', 'true'], { ...process.env, AIFO_SHIM_DIR: dir }));
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /AIFO_SHIM_DIR .* is incomplete: .*make/);
+});
+
+test('interactive agent shell under tmux: Ctrl-C stops the tool and returns to a clean prompt, no extra shell left', async () => {
+  const pane = `aifo-e2e-${process.pid}`;
+  const tmux = (...a: string[]): string => execFileSync('tmux', a, { encoding: 'utf8' });
+  tmux('new-session', '-d', '-s', pane, '-x', '120', '-y', '30', `cd ${workspace} && PS1='agent$ ' ${process.execPath} ${cliBundle} run --toolchain c-cpp --workspace ${workspace} -- bash --norc -i`);
+  try {
+    const screen = (): string => tmux('capture-pane', '-p', '-t', pane);
+    const waitFor = async (re: RegExp, ms: number): Promise<string> => {
+      const t0 = performance.now();
+      for (;;) {
+        const s = screen();
+        if (re.test(s)) return s;
+        if (performance.now() - t0 > ms) throw new Error(`pane never matched ${re}:\n${s}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    await waitFor(/[$#] ?$/m, 20_000);
+    const agent = execFileSync('docker', ['ps', '--filter', 'label=org.aifo.agent', '--format', '{{.Names}}'], { encoding: 'utf8' }).trim().split('\n').pop()!;
+    const shells = (): string[] =>
+      execFileSync('docker', ['exec', agent, 'ps', '-eo', 'comm'], { encoding: 'utf8' })
+        .split('\n')
+        .filter((c) => /^(sh|bash|dash)$/.test(c.trim()));
+    const shellsBefore = shells();
+    tmux('send-keys', '-t', pane, 'make sleepy', 'Enter');
+    await waitFor(/started/, 20_000);
+    tmux('send-keys', '-t', pane, 'C-c');
+    tmux('send-keys', '-t', pane, 'echo back-$((40+2))', 'Enter');
+    await waitFor(/back-42/, 10_000);
+    assert.deepEqual(shells(), shellsBefore, 'the same shells as before: none added, the prompt shell kept');
+    const sidecar = execFileSync('docker', ['ps', '--filter', 'label=org.aifo.kind=c-cpp', '--format', '{{.Names}}'], { encoding: 'utf8' }).trim().split('\n').filter((n) => n.includes('run-')).pop()!;
+    assert.doesNotMatch(execFileSync('docker', ['exec', sidecar, 'ps', '-eo', 'args'], { encoding: 'utf8' }), /sleep 315/);
+    tmux('send-keys', '-t', pane, 'exit', 'Enter');
+  } finally {
+    spawnSync('tmux', ['kill-session', '-t', pane]);
+  }
+});
