@@ -24,6 +24,8 @@ export const LABEL_LAUNCHER = 'org.aifo.launcher';
 /** Where the socket directory appears in the agent (protocol.md "Transports"). */
 export const AGENT_SOCKET_DIR = '/run/aifo';
 const AGENT_URL_UNIX = `unix://${AGENT_SOCKET_DIR}/toolexec.sock`;
+/** On Ctrl-C/SIGTERM/SIGHUP the agent gets TERM, and KILL after this many seconds. */
+const AGENT_STOP_GRACE_SECS = 3;
 
 export interface RunOptions {
   readonly kinds: readonly ToolchainKind[];
@@ -213,8 +215,11 @@ export async function aifoRun(o: RunOptions): Promise<number> {
     const stop = (sig: NodeJS.Signals): void => {
       stoppedBy ??= sig;
       log(`aifo: ${sig}: stopping the agent`);
-      void container.kill({ signal: 'SIGTERM' }).catch(() => undefined);
+      // TERM, then KILL after the grace: an interactive shell ignores TERM.
+      void container.stop({ t: AGENT_STOP_GRACE_SECS }).catch(() => undefined);
     };
+    // A closed terminal (SIGHUP) makes writes to it fail; that must not skip the cleanup.
+    for (const s of [process.stdout, process.stderr, process.stdin]) s.on('error', () => undefined);
     const onInt = (): void => stop('SIGINT');
     const onTerm = (): void => stop('SIGTERM');
     const onHup = (): void => stop('SIGHUP');

@@ -22,6 +22,12 @@ before(async () => {
   await writeFile(path.join(crate, 'Cargo.toml'), '[package]\nname = "hello"\nversion = "0.1.0"\nedition = "2021"\n');
   await writeFile(path.join(crate, 'src/main.rs'), 'fn main() { println!("hi"); }\n');
   await writeFile(path.join(workspace, 'Makefile'), 'all:\n\t@echo made-it\nsleepy:\n\t@echo started; sleep 315\n');
+  // Long-running tools for the interactive Ctrl-C test: cargo, npm and python.
+  const slow = path.join(workspace, 'slow');
+  await mkdir(path.join(slow, 'src'), { recursive: true });
+  await writeFile(path.join(slow, 'Cargo.toml'), '[package]\nname = "slow"\nversion = "0.1.0"\nedition = "2021"\n');
+  await writeFile(path.join(slow, 'src/main.rs'), 'fn main() { println!("started-cargo"); std::thread::sleep(std::time::Duration::from_secs(316)); }\n');
+  await writeFile(path.join(workspace, 'package.json'), JSON.stringify({ name: 'w', version: '1.0.0', scripts: { slow: "node -e \"console.log('started-npm'); setInterval(() => {}, 317000)\"" } }));
   // The scripted agent: every tool through the shims, each output and exit code checked.
   await writeFile(
     path.join(workspace, 'agent.sh'),
@@ -131,10 +137,10 @@ test('AIFO_SHIM_DIR is mounted read-only over /opt/aifo/bin and wins; an incompl
   assert.match(bad.stderr, /AIFO_SHIM_DIR .* is incomplete: .*make/);
 });
 
-test('interactive agent shell under tmux: Ctrl-C stops the tool and returns to a clean prompt, no extra shell left', async () => {
+test('interactive agent shell under tmux: Ctrl-C stops cargo, npm and python and returns to a clean prompt, no extra shell left', async () => {
   const pane = `aifo-e2e-${process.pid}`;
   const tmux = (...a: string[]): string => execFileSync('tmux', a, { encoding: 'utf8' });
-  tmux('new-session', '-d', '-s', pane, '-x', '120', '-y', '30', `cd ${workspace} && PS1='agent$ ' ${process.execPath} ${cliBundle} run --toolchain c-cpp --workspace ${workspace} -- bash --norc -i`);
+  tmux('new-session', '-d', '-s', pane, '-x', '160', '-y', '40', `cd ${workspace} && ${process.execPath} ${cliBundle} run --toolchain rust,node,python --workspace ${workspace} -- bash --norc -i`);
   try {
     const screen = (): string => tmux('capture-pane', '-p', '-t', pane);
     const waitFor = async (re: RegExp, ms: number): Promise<string> => {
@@ -148,20 +154,36 @@ test('interactive agent shell under tmux: Ctrl-C stops the tool and returns to a
     };
     await waitFor(/[$#] ?$/m, 20_000);
     const agent = execFileSync('docker', ['ps', '--filter', 'label=org.aifo.agent', '--format', '{{.Names}}'], { encoding: 'utf8' }).trim().split('\n').pop()!;
+    const session = agent.replace(/^aifo-agent-/, '');
     const shells = (): string[] =>
       execFileSync('docker', ['exec', agent, 'ps', '-eo', 'comm'], { encoding: 'utf8' })
         .split('\n')
         .filter((c) => /^(sh|bash|dash)$/.test(c.trim()));
     const shellsBefore = shells();
-    tmux('send-keys', '-t', pane, 'make sleepy', 'Enter');
-    await waitFor(/started/, 20_000);
-    tmux('send-keys', '-t', pane, 'C-c');
-    tmux('send-keys', '-t', pane, 'echo back-$((40+2))', 'Enter');
-    await waitFor(/back-42/, 10_000);
-    assert.deepEqual(shells(), shellsBefore, 'the same shells as before: none added, the prompt shell kept');
-    const sidecar = execFileSync('docker', ['ps', '--filter', 'label=org.aifo.kind=c-cpp', '--format', '{{.Names}}'], { encoding: 'utf8' }).trim().split('\n').filter((n) => n.includes('run-')).pop()!;
-    assert.doesNotMatch(execFileSync('docker', ['exec', sidecar, 'ps', '-eo', 'args'], { encoding: 'utf8' }), /sleep 315/);
+    const cases: [string, string, string, RegExp][] = [
+      ['cargo', 'cd slow && cargo run -q --offline; cd ..', 'rust', /target\/debug\/slow|cargo run/],
+      ['npm', 'npm run -s slow', 'node', /317000/],
+      ['python', `python3 -c 'import time; print("started-python", flush=True); time.sleep(318)'`, 'python', /time\.sleep\(318\)/],
+    ];
+    for (const [name, line, kind, leftover] of cases) {
+      tmux('send-keys', '-t', pane, line, 'Enter');
+      await waitFor(new RegExp(`started-${name}`), 60_000);
+      tmux('send-keys', '-t', pane, 'C-c');
+      tmux('send-keys', '-t', pane, `echo back-from-${name}-$((40+2))`, 'Enter');
+      await waitFor(new RegExp(`back-from-${name}-42`), 15_000);
+      assert.deepEqual(shells(), shellsBefore, `${name}: the same shells as before, none added, the prompt shell kept`);
+      const sidecar = `aifo-tc-${kind}-${session}`;
+      assert.doesNotMatch(execFileSync('docker', ['exec', sidecar, 'ps', '-eo', 'args'], { encoding: 'utf8' }), leftover, `${name}: nothing left in ${sidecar}`);
+    }
     tmux('send-keys', '-t', pane, 'exit', 'Enter');
+    // The shell's exit ends the agent; the launcher then removes the agent and the sidecars.
+    const t0 = performance.now();
+    const mine = (): string[] =>
+      execFileSync('docker', ['ps', '-a', '--filter', `label=org.aifo.session=${session}`, '--format', '{{.Names}}'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    while (mine().length > 0) {
+      if (performance.now() - t0 > 30_000) assert.fail(`session ${session} not removed after the agent shell exited: ${mine()}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
   } finally {
     spawnSync('tmux', ['kill-session', '-t', pane]);
   }
