@@ -131,6 +131,22 @@ await yargs(hideBin(process.argv))
       process.exit(code);
     },
   )
+  .command(
+    'doctor',
+    'check the engine, images, socket permissions, agent-to-proxy reachability and a host override dir',
+    (d) =>
+      d
+        .option('image', { type: 'string', default: 'aifo-agent:local', describe: 'agent image to probe with' })
+        .option('tag', { type: 'string', default: 'local', describe: 'tag of the toolchain images' })
+        .option('shim-dir', { type: 'string', describe: 'host override directory to check (default AIFO_SHIM_DIR)' }),
+    async (a) => {
+      const { doctor } = await import('../launcher/doctor.js');
+      const ok = await doctor({ image: a.image, tag: a.tag, shimDir: a['shim-dir'] ?? (process.env['AIFO_SHIM_DIR']?.trim() || undefined) }, (f) =>
+        process.stdout.write(f.ok ? `ok    ${f.what}\n` : `FAIL  ${f.what}\n      fix: ${f.fix ?? '-'}\n`),
+      ).catch(fail);
+      process.exit(ok ? 0 : 1);
+    },
+  )
   .command('shims', 'lay out or check an /opt/aifo/bin directory', (y) =>
     y
       .command(
