@@ -21,6 +21,8 @@ import { checkShimDir } from '../wrappers/layout.js';
 export const LABEL_AGENT = 'org.aifo.agent';
 export const LABEL_SESSION = 'org.aifo.session';
 export const LABEL_LAUNCHER = 'org.aifo.launcher';
+/** The launcher's private socket directory, removed by the next run if the launcher died. */
+export const LABEL_SOCKET_DIR = 'org.aifo.socket-dir';
 /** Where the socket directory appears in the agent (protocol.md "Transports"). */
 export const AGENT_SOCKET_DIR = '/run/aifo';
 const AGENT_URL_UNIX = `unix://${AGENT_SOCKET_DIR}/toolexec.sock`;
@@ -65,6 +67,11 @@ export async function reapDeadLaunchers(docker: Dockerode, log: (l: string) => v
     log(`aifo: removing ${c.Names[0]?.replace(/^\//, '')} left by launcher ${id} that is gone`);
     await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
     removed.push(c.Id);
+    const sockDir = c.Labels[LABEL_SOCKET_DIR];
+    // Only a directory this tool made (aifo-run-*), never a path a label could point anywhere.
+    if (sockDir && path.isAbsolute(sockDir) && path.basename(sockDir).startsWith('aifo-run-')) {
+      await rm(sockDir, { recursive: true, force: true }).catch(() => undefined);
+    }
     if (session) removed.push(...(await sidecarDown({ session, docker }).catch(() => [])));
   }
   return removed;
@@ -97,7 +104,7 @@ function agentCreateOptions(o: RunOptions, session: string, agentName: string, u
     AttachStdin: true,
     AttachStdout: true,
     AttachStderr: true,
-    Labels: { [LABEL_AGENT]: '1', [LABEL_SESSION]: session, [LABEL_LAUNCHER]: launcherId() },
+    Labels: { [LABEL_AGENT]: '1', [LABEL_SESSION]: session, [LABEL_LAUNCHER]: launcherId(), ...(socketDir ? { [LABEL_SOCKET_DIR]: socketDir } : {}) },
     HostConfig: {
       Binds: binds,
       // Unix socket: the agent needs no network at all. TCP: the proxy is on the host's loopback.

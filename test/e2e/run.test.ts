@@ -98,6 +98,7 @@ test('Ctrl-C (SIGINT) to the launcher stops the agent and removes everything', a
 });
 
 test('after a SIGKILLed launcher, the next aifo run removes what it left', async () => {
+  const pre = await leftovers();
   const child = aifo(['run', '--toolchain', 'c-cpp', '--workspace', workspace, '--', 'make', 'sleepy']);
   let out = '';
   await new Promise<void>((resolve) => child.stdout!.on('data', (c: Buffer) => ((out += c.toString()), out.includes('started') && resolve())));
@@ -110,8 +111,9 @@ test('after a SIGKILLed launcher, the next aifo run removes what it left', async
   assert.match(next.stderr, /left by launcher .* that is gone/);
   const now = await leftovers();
   assert.deepEqual(now.containers.filter((c) => stale.containers.includes(c)), []);
-  // The SIGKILLed launcher's socket directory cannot be removed by anyone but a later sweep of
-  // the temp dir; it holds only a dead socket (0600, in a 0700 directory).
+  const itsSockets = stale.sockets.filter((d) => !pre.sockets.includes(d));
+  assert.equal(itsSockets.length, 1, `the killed launcher left one socket directory: ${itsSockets}`);
+  assert.deepEqual(now.sockets.filter((d) => itsSockets.includes(d)), [], 'its socket directory is gone too');
 });
 
 test('--dry-run prints the plan and never the token; nothing starts', async () => {
