@@ -147,6 +147,9 @@ async function finish(cfg: ShimConfig, outcome: Outcome, lastForwarded: string |
     case 'stdoutClosed':
       process.exit(EXIT_SIGPIPE);
       break;
+    case 'outputFailed':
+      fail(`cannot write the output (${outcome.code}); the tool was stopped`, 1);
+      break;
     case 'cut': {
       process.stderr.write('aifo-coder: disconnect, waiting for process termination…\n');
       await sleep(cfg.disconnectWaitSecs * 1000);

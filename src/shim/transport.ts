@@ -22,7 +22,9 @@ export type Outcome =
   /** No response at all: connection refused, or closed before any header. */
   | { readonly type: 'unreachable'; readonly message: string }
   /** Our stdout closed (EPIPE): the reader is gone, like `| head -1`. */
-  | { readonly type: 'stdoutClosed' };
+  | { readonly type: 'stdoutClosed' }
+  /** Writing our output failed otherwise (ENOSPC on a full disk, EIO, …): nothing can be kept. */
+  | { readonly type: 'outputFailed'; readonly code: string };
 
 export interface ExecRequest {
   readonly tool: string;
@@ -97,11 +99,11 @@ export function nativeExec(cfg: ShimConfig, req: ExecRequest, out: Writable, err
       const status = res.statusCode ?? 0;
       const ok = status >= 200 && status < 300;
       const sink = ok ? out : err;
+      // Any failure to write the output ends the exchange; the dropped connection makes the
+      // proxy stop the tool (disconnect escalation), so nothing runs on unseen.
       const onOutError = (e: NodeJS.ErrnoException): void => {
-        if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') {
-          settle({ type: 'stdoutClosed' });
-          request.destroy();
-        }
+        settle(e.code === 'EPIPE' ? { type: 'stdoutClosed' } : { type: 'outputFailed', code: e.code ?? e.message });
+        request.destroy();
       };
       sink.on('error', onOutError);
       res.on('data', (chunk: Buffer) => {
@@ -232,10 +234,8 @@ export function curlExec(cfg: ShimConfig, req: ExecRequest, out: Writable, err: 
       }
     });
     out.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE') {
-        settle({ type: 'stdoutClosed' });
-        child.kill('SIGTERM');
-      }
+      settle(e.code === 'EPIPE' ? { type: 'stdoutClosed' } : { type: 'outputFailed', code: e.code ?? e.message });
+      child.kill('SIGTERM');
     });
     let curlErr = '';
     child.stderr!.on('data', (c: Buffer) => (curlErr += c.toString('utf8')));
