@@ -258,7 +258,7 @@
                 doCheck = true;
                 # On PATH for the tests: setsid and script, ps, the shells the wrappers are
                 # tested under, curl for the shim's fallback transport. Not busybox: its applets
-                # would shadow these (the tests skip busybox when it is absent).
+                # would shadow these; the tests find it through AIFO_TEST_PROG_BUSYBOX.
                 checkTools = [
                   pkgs.util-linux
                   pkgs.procps
@@ -267,6 +267,9 @@
                   pkgs.coreutils
                   pkgs.curl
                 ];
+                checkPrograms = {
+                  busybox = "${pkgs.busybox}/bin/busybox";
+                };
               };
               bundle-smoke = call ./nix/checks/bundle-smoke.nix {
                 inherit shim proxy;

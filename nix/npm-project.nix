@@ -36,6 +36,10 @@
   # Default: none; the flake passes util-linux, procps, bash, dash, coreutils and curl. The
   # sandbox has no /usr/bin: tests must find programs on PATH, not by FHS path.
   checkTools ? [ ],
+  # Programs the tests must find by name but that may not go on PATH (busybox's applets would
+  # shadow coreutils): name -> absolute path, exported as AIFO_TEST_PROG_<NAME> for the check.
+  # Default: none.
+  checkPrograms ? { },
 }:
 
 assert lib.assertMsg ((packageLock.lockfileVersion or 0) >= 2)
@@ -60,6 +64,7 @@ buildNpmPackage {
     runHook preCheck
     export HOME="$TMPDIR/home"
     mkdir -p "$HOME"
+    ${lib.concatStringsSep "" (lib.mapAttrsToList (name: prog: "export AIFO_TEST_PROG_${lib.toUpper name}=${lib.escapeShellArg prog}\n") checkPrograms)}
     node ${lib.escapeShellArgs testArgs}
     runHook postCheck
   '';

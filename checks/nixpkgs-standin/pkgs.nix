@@ -382,6 +382,7 @@ in
 
   bashInteractive = pkg "bash-interactive" { meta.mainProgram = "bash"; };
   dash = pkg "dash" { };
+  busybox = pkg "busybox" { };
   coreutils = pkg "coreutils" { };
   procps = pkg "procps" { meta.mainProgram = "ps"; };
   util-linux = pkg "util-linux" { };

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { AifoError } from '../../src/protocol/errors.js';
 import { allShimTools } from '../../src/protocol/tools.js';
 import { checkShimDir, writeShimDir, type LayoutEntry } from '../../src/wrappers/layout.js';
+import { program } from '../helpers/programs.js';
 
 let tmp = '';
 let bundle = '';
@@ -109,7 +110,7 @@ describe('writeShimDir', () => {
 
   test('the wrappers name the real shells given, and the real sh runs them', async () => {
     const dir = freshDir();
-    const realShells = { sh: '/usr/bin/dash', bash: '/usr/bin/bash', dash: '/usr/bin/dash' };
+    const realShells = { sh: program('dash'), bash: program('bash'), dash: program('dash') };
     await writeShimDir(dir, { shimBundle: bundle, realShells });
     for (const [name, real] of Object.entries(realShells)) {
       const text = readFileSync(path.join(dir, name), 'utf8');

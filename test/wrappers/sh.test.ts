@@ -8,17 +8,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { renderWrapper } from '../../src/wrappers/layout.js';
+import { program } from '../helpers/programs.js';
 
 const ROOT = new URL('../../../', import.meta.url);
-const BUSYBOX = ['/usr/bin/busybox', '/bin/busybox'].find((p) => existsSync(p));
-const SCRIPT = ['/usr/bin/script'].find((p) => existsSync(p));
-const NO_BUSYBOX = 'busybox not installed (apt-get install -y busybox)';
+const BUSYBOX = program('busybox');
+const SCRIPT = program('script');
 
 let tmp = '';
 // Every shell as one absolute path: busybox is reached through a link named sh, the way busybox
 // images provide /bin/sh.
-const shells: Record<string, string> = { dash: '/usr/bin/dash', bash: '/usr/bin/bash', busybox: '' };
-const skipFor = (name: string): string | false => (name === 'busybox' && !BUSYBOX ? NO_BUSYBOX : false);
+const shells: Record<string, string> = { dash: program('dash'), bash: program('bash'), busybox: '' };
 
 before(() => {
   tmp = mkdtempSync(path.join(tmpdir(), 'aifo-wrapper-'));
@@ -67,7 +66,7 @@ function argvOf(r: SpawnSyncReturns<string>): string[] {
 }
 
 for (const [iname] of Object.entries(shells)) {
-  describe(`argument handling, wrapper run by ${iname}`, { skip: skipFor(iname) }, () => {
+  describe(`argument handling, wrapper run by ${iname}`, () => {
     const argv = (args: readonly string[], env?: Record<string, string>): string[] =>
       argvOf(run(shells[iname] ?? '', path.join(tmp, 'print-argv'), args, env ? { env } : {}));
 
@@ -110,8 +109,7 @@ for (const [iname] of Object.entries(shells)) {
 
 for (const [iname] of Object.entries(shells)) {
   for (const [rname] of Object.entries(shells)) {
-    const skip = skipFor(iname) || skipFor(rname);
-    describe(`wrapper run by ${iname}, real shell ${rname}`, { skip }, () => {
+    describe(`wrapper run by ${iname}, real shell ${rname}`, () => {
       const sh = (args: readonly string[], o?: RunOptions) => run(shells[iname] ?? '', shells[rname] ?? '', args, o);
       const ok = (r: SpawnSyncReturns<string>, stdout: string, status = 0): void => {
         assert.equal(r.stdout, stdout, r.stderr);
@@ -152,7 +150,7 @@ for (const [iname] of Object.entries(shells)) {
 }
 
 test('the unfilled source refuses to run instead of guessing a shell', () => {
-  const r = spawnSync('/usr/bin/dash', [new URL('src/wrappers/sh', ROOT).pathname, '-c', 'echo hi'], { encoding: 'utf8' });
+  const r = spawnSync(program('dash'), [new URL('src/wrappers/sh', ROOT).pathname, '-c', 'echo hi'], { encoding: 'utf8' });
   assert.equal(r.status, 127);
   assert.equal(r.stdout, '');
   assert.match(r.stderr, /no real shell configured/);
@@ -164,7 +162,7 @@ test('the unfilled source refuses to run instead of guessing a shell', () => {
 // execs the wrapper on that terminal. stdin is empty, so script(1) sends the terminal an EOF: an
 // interactive dash that starts runs $ENV (which prints STARTED) and ends at the EOF; a wrapper
 // that exits at once prints nothing.
-describe('no_shell_on_tty', { skip: SCRIPT ? false : 'script(1) from util-linux not installed' }, () => {
+describe('no_shell_on_tty', () => {
   const OLD = Math.floor(Date.now() / 1000) - 60;
   const STARTED = 'aifo-test-shell-started';
   interface TtyCase {
@@ -182,13 +180,13 @@ describe('no_shell_on_tty', { skip: SCRIPT ? false : 'script(1) from util-linux 
     if (c.old) {
       utimesSync(path.join(marker, 'no_shell_on_tty'), OLD, OLD);
     }
-    const w = wrapper('/usr/bin/dash', shells[iname] ?? '');
+    const w = wrapper(program('dash'), shells[iname] ?? '');
     const envFile = path.join(home, 'env.sh');
     writeFileSync(envFile, `echo ${STARTED}\n`);
     // Fixed text; the paths travel in the environment.
     const writeTty = c.tty === 'other' ? 'echo /dev/pts/99999 >"$M/tty"' : 'tty >"$M/tty"';
     const cmd = `${writeTty}; ${c.old ? 'touch -d "@$OLD" "$M/tty" "$M";' : ''} exec "$I" "$W" ${c.args ?? ''}`;
-    const r = spawnSync(SCRIPT ?? '', ['-qec', cmd, '/dev/null'], {
+    const r = spawnSync(SCRIPT, ['-qec', cmd, '/dev/null'], {
       env: { PATH: '/usr/bin:/bin', HOME: home, SHELL: '/bin/sh', ENV: envFile, M: marker, I: shells[iname] ?? '', W: w, OLD: String(OLD), ...c.env },
       input: '',
       encoding: 'utf8',
@@ -200,7 +198,7 @@ describe('no_shell_on_tty', { skip: SCRIPT ? false : 'script(1) from util-linux 
   const ran = (out: string): boolean => out.includes(STARTED);
 
   for (const [iname] of Object.entries(shells)) {
-    describe(`wrapper run by ${iname}`, { skip: skipFor(iname) }, () => {
+    describe(`wrapper run by ${iname}`, () => {
       test('protocol rule: interactive shell on a freshly marked tty exits 0 at once', () => {
         const r = onTty(iname, {});
         assert.equal(r.status, 0, r.out);

@@ -9,11 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { EXEC_WRAPPER, GROUP_SCRIPT, SCRIPT_ARG0 } from '../../../src/proxy/runners/docker/scripts.js';
+import { program } from '../../helpers/programs.js';
 
 const SHELLS: [string, string[]][] = [
-  ['dash', ['/bin/dash']],
-  ['bash', ['/bin/bash']],
-  ['busybox sh', ['/bin/busybox', 'sh']],
+  ['dash', [program('dash')]],
+  ['bash', [program('bash')]],
+  ['busybox sh', [program('busybox'), 'sh']],
 ];
 
 let home: string;
@@ -68,7 +69,7 @@ async function waitFor(file: string): Promise<void> {
 }
 
 for (const [label, shell] of SHELLS) {
-  describe(`sidecar scripts under ${label}`, { skip: !existsSync(shell[0]!) && `${shell[0]} not installed` }, () => {
+  describe(`sidecar scripts under ${label}`, () => {
     test('the tool is the group leader, its pgid is recorded, stderr joins stdout, the directory goes', async () => {
       const id = `lead-${label.replace(' ', '-')}`;
       const { done } = wrapper(shell, id, ['sh', '-c', 'cat "$HOME/.aifo-exec/$0/pgid"; echo $$; ps -o pgid= -p $$ | tr -d " "; echo to-stderr >&2; exit 7', id]);
