@@ -116,6 +116,39 @@ test('after a SIGKILLed launcher, the next aifo run removes what it left', async
   assert.deepEqual(now.sockets.filter((d) => itsSockets.includes(d)), [], 'its socket directory is gone too');
 });
 
+test('exit-code mapping in the agent container, row by row: INT, 2×INT, 3×INT, TERM, HUP; default and legacy', async () => {
+  // Inside the agent: the shim runs python in the python sidecar in the background, gets real
+  // signals with kill, and the agent records each exit status.
+  const script = [
+    `PY_NONE='import time; print("started", flush=True); time.sleep(300)'`,
+    `PY_INT='import signal,time; signal.signal(signal.SIGINT, signal.SIG_IGN); print("started", flush=True); time.sleep(300)'`,
+    `PY_BOTH='import signal,time; signal.signal(signal.SIGINT, signal.SIG_IGN); signal.signal(signal.SIGTERM, signal.SIG_IGN); print("started", flush=True); time.sleep(300)'`,
+    'row() {',
+    '  label=$1; code=$2; legacy=$3; shift 3',
+    '  if [ "$legacy" = 1 ]; then export AIFO_SHIM_EXIT_ZERO_ON_SIGINT=0; else unset AIFO_SHIM_EXIT_ZERO_ON_SIGINT; fi',
+    '  rm -f /tmp/o; python3 -c "$code" > /tmp/o 2>&1 & pid=$!',
+    '  until grep -q started /tmp/o 2>/dev/null; do sleep 0.1; done',
+    '  for s in "$@"; do kill -$s $pid; sleep 0.7; done',
+    '  wait $pid; echo "$label=$?"',
+    '}',
+    'row INT "$PY_NONE" 0 INT; row INT-legacy "$PY_NONE" 1 INT',
+    'row INT2 "$PY_INT" 0 INT INT; row INT2-legacy "$PY_INT" 1 INT INT',
+    'row INT3 "$PY_BOTH" 0 INT INT INT; row INT3-legacy "$PY_BOTH" 1 INT INT INT',
+    'row TERM "$PY_NONE" 0 TERM; row TERM-legacy "$PY_NONE" 1 TERM',
+    'row HUP "$PY_NONE" 0 HUP; row HUP-legacy "$PY_NONE" 1 HUP',
+  ].join('\n');
+  const r = await finish(aifo(['run', '--toolchain', 'python', '--workspace', workspace, '--', 'sh', '-c', script]));
+  assert.equal(r.code, 0, r.stderr);
+  const rows = Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split('=') as [string, string]));
+  assert.deepEqual(rows, {
+    INT: '0', 'INT-legacy': '130',
+    INT2: '0', 'INT2-legacy': '143',
+    INT3: '0', 'INT3-legacy': '137',
+    TERM: '0', 'TERM-legacy': '143',
+    HUP: '0', 'HUP-legacy': '129',
+  });
+});
+
 test('--dry-run prints the plan and never the token; nothing starts', async () => {
   const before = await leftovers();
   const r = await finish(aifo(['run', '--dry-run', '--tcp', '--toolchain', 'rust', '--workspace', workspace, '--', 'cargo', 'build']));
