@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, open, realpath, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import split2 from 'split2';
 import { sidecarDown, sidecarUp } from '../src/sidecar/index.js';
+import { proxyReady } from '../test/helpers/proxy-ready.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const cli = path.join(root, 'dist/aifo.mjs');
@@ -35,16 +35,9 @@ async function startProxy(container: string, workspace: string, tty: boolean): P
   const env: NodeJS.ProcessEnv = { ...process.env, AIFO_TOOLEEXEC_TTY: tty ? '1' : '0' };
   delete env['AIFO_TOOLEEXEC_TOKEN'];
   const child = spawn(process.execPath, [cli, 'proxy', '--runner', 'docker', '--sidecar', `c-cpp=${container}`, '--workspace', workspace], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  const vars: Record<string, string> = {};
-  await new Promise<void>((resolve) =>
-    child.stdout.pipe(split2()).on('data', (l: string) => {
-      const i = l.indexOf('=');
-      vars[l.slice(0, i)] = l.slice(i + 1);
-      if (vars['AIFO_TOOLEEXEC_URL'] && vars['AIFO_TOOLEEXEC_TOKEN']) resolve();
-    }),
-  );
+  const ready = await proxyReady(child);
   return {
-    env: { ...process.env, AIFO_TOOLEEXEC_URL: vars['AIFO_TOOLEEXEC_URL'], AIFO_TOOLEEXEC_TOKEN: vars['AIFO_TOOLEEXEC_TOKEN'] },
+    env: { ...process.env, AIFO_TOOLEEXEC_URL: ready.url, AIFO_TOOLEEXEC_TOKEN: ready.token },
     stop: () => child.kill('SIGTERM'),
   };
 }

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import split2 from 'split2';
+import { proxyReady } from '../test/helpers/proxy-ready.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const cli = path.join(root, 'dist/aifo.mjs');
@@ -47,15 +47,8 @@ async function main(): Promise<void> {
   const penv: NodeJS.ProcessEnv = { ...process.env };
   delete penv['AIFO_TOOLEEXEC_TOKEN'];
   const proxy = spawn(process.execPath, [cli, 'proxy', '--runner', 'local', '--workspace', workspace, '--max-execs', '512'], { env: penv, stdio: ['ignore', 'pipe', 'ignore'] });
-  const vars: Record<string, string> = {};
-  await new Promise<void>((resolve) =>
-    proxy.stdout!.pipe(split2()).on('data', (l: string) => {
-      const i = l.indexOf('=');
-      vars[l.slice(0, i)] = l.slice(i + 1);
-      if (vars['AIFO_TOOLEEXEC_URL'] && vars['AIFO_TOOLEEXEC_TOKEN']) resolve();
-    }),
-  );
-  const env: NodeJS.ProcessEnv = { ...process.env, AIFO_TOOLEEXEC_URL: vars['AIFO_TOOLEEXEC_URL'], AIFO_TOOLEEXEC_TOKEN: vars['AIFO_TOOLEEXEC_TOKEN'] };
+  const ready = await proxyReady(proxy);
+  const env: NodeJS.ProcessEnv = { ...process.env, AIFO_TOOLEEXEC_URL: ready.url, AIFO_TOOLEEXEC_TOKEN: ready.token };
   const noProxy: NodeJS.ProcessEnv = { ...process.env };
   delete noProxy['AIFO_TOOLEEXEC_URL'];
   delete noProxy['AIFO_TOOLEEXEC_TOKEN'];

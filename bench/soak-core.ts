@@ -5,8 +5,8 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import split2 from 'split2';
 import { encodeForm } from '../src/protocol/form.js';
+import { proxyReady } from '../test/helpers/proxy-ready.js';
 
 export interface SoakResult {
   sequential: number;
@@ -34,16 +34,9 @@ export async function soak(opts: { cli: string; workspace: string; home: string;
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: opts.home };
   delete env['AIFO_TOOLEEXEC_TOKEN'];
   const proxy = spawn(process.execPath, [opts.cli, 'proxy', '--workspace', opts.workspace, '--max-execs', String(opts.concurrent + 100)], { env, stdio: ['ignore', 'pipe', 'ignore'] });
-  const vars: Record<string, string> = {};
-  await new Promise<void>((resolve) =>
-    proxy.stdout!.pipe(split2()).on('data', (l: string) => {
-      const i = l.indexOf('=');
-      vars[l.slice(0, i)] = l.slice(i + 1);
-      if (vars['AIFO_TOOLEEXEC_URL'] && vars['AIFO_TOOLEEXEC_TOKEN']) resolve();
-    }),
-  );
-  const port = Number(new URL(vars['AIFO_TOOLEEXEC_URL']!).port);
-  const token = vars['AIFO_TOOLEEXEC_TOKEN']!;
+  const ready = await proxyReady(proxy);
+  const port = Number(new URL(ready.url).port);
+  const token = ready.token;
   const pid = proxy.pid!;
   const start = usage(pid);
   const peak = { ...start };

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import split2 from 'split2';
 import { buildRequest, cliBundle, connect, fixture, groupAlive, nodeExec, parsePidLine, runShim, startProxy, tempDir, waitGroupGone } from '../helpers/proxy.js';
+import { proxyReady } from '../helpers/proxy-ready.js';
 
 const text = (b: Buffer[]): string => Buffer.concat(b).toString('utf8');
 
@@ -24,17 +25,8 @@ async function proxyChild(t: TestContext, args: string[], home: string): Promise
   t.after(() => child.kill('SIGKILL'));
   const stderr: string[] = [];
   child.stderr!.pipe(split2()).on('data', (l: string) => stderr.push(l));
-  const vars: Record<string, string> = {};
-  await new Promise<void>((resolve, reject) => {
-    child.once('exit', (c) => reject(new Error(`proxy exited ${c}: ${stderr.join('\n')}`)));
-    child.stdout!.pipe(split2()).on('data', (l: string) => {
-      const i = l.indexOf('=');
-      vars[l.slice(0, i)] = l.slice(i + 1);
-      if (vars['AIFO_TOOLEEXEC_URL'] && vars['AIFO_TOOLEEXEC_TOKEN']) resolve();
-    });
-  });
-  child.removeAllListeners('exit');
-  return { child, url: vars['AIFO_TOOLEEXEC_URL']!, token: vars['AIFO_TOOLEEXEC_TOKEN']!, stderr };
+  const ready = await proxyReady(child);
+  return { child, url: ready.url, token: ready.token, stderr };
 }
 
 test('proxy SIGKILLed mid-stream: the shim follows the disconnect rules promptly; a restart on the same socket works at once', async (t) => {

@@ -9,6 +9,7 @@ import { test, type TestContext } from 'node:test';
 import split2 from 'split2';
 import { encodeForm } from '../../src/protocol/form.js';
 import { cliBundle, fixture, parsePidLine, parseResponse, runShim, tempDir } from '../helpers/proxy.js';
+import { proxyReady } from '../helpers/proxy-ready.js';
 
 const SEED = Number(process.env['AIFO_FUZZ_SEED'] ?? Date.now() % 1_000_000);
 const ITERATIONS = 3000;
@@ -41,16 +42,9 @@ async function proxyChild(t: TestContext): Promise<Child> {
   t.after(() => child.kill('SIGKILL'));
   const logs: string[] = [];
   child.stderr!.pipe(split2()).on('data', (l: string) => logs.push(l));
-  const vars: Record<string, string> = {};
-  await new Promise<void>((resolve) =>
-    child.stdout!.pipe(split2()).on('data', (l: string) => {
-      const i = l.indexOf('=');
-      vars[l.slice(0, i)] = l.slice(i + 1);
-      if (vars['AIFO_TOOLEEXEC_URL'] && vars['AIFO_TOOLEEXEC_TOKEN']) resolve();
-    }),
-  );
-  t.after(() => assert.ok(!logs.join('\n').includes(vars['AIFO_TOOLEEXEC_TOKEN']!), 'the token never appears in the proxy log'));
-  return { child, port: Number(new URL(vars['AIFO_TOOLEEXEC_URL']!).port), token: vars['AIFO_TOOLEEXEC_TOKEN']!, workspace };
+  const ready = await proxyReady(child);
+  t.after(() => assert.ok(!logs.join('\n').includes(ready.token), 'the token never appears in the proxy log'));
+  return { child, port: Number(new URL(ready.url).port), token: ready.token, workspace };
 }
 
 function usage(pid: number): { rssKb: number; fds: number } {

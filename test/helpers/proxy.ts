@@ -12,6 +12,7 @@ import { clientUrl, listen, type ListenAddress } from '../../src/proxy/listen.js
 import { createLogger } from '../../src/proxy/log.js';
 import { createLocalRunner } from '../../src/proxy/runners/local.js';
 import type { Runner } from '../../src/proxy/runners/types.js';
+import { groupExists } from '../../src/proxy/runners/group.js';
 import { createProxyServer, type ProxyOptions, type ProxyServer } from '../../src/proxy/server.js';
 
 export const repoRoot = path.resolve(import.meta.dirname, '../../..');
@@ -234,14 +235,7 @@ export function hashStdout(r: ShimRun): Promise<{ hash: string; bytes: number }>
 }
 
 /** True while any process of group `pgid` exists. */
-export function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export const groupAlive = groupExists;
 
 /** Waits (polling the kernel, not sleeping blindly) until the group is gone; returns elapsed ms. */
 export async function waitGroupGone(pgid: number, limitMs: number): Promise<number> {

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { test, type TestContext } from 'node:test';
 import split2 from 'split2';
 import { cliBundle, fixture, groupAlive, parsePidLine, runShim, tempDir, waitGroupGone } from '../../helpers/proxy.js';
+import { proxyReady } from '../../helpers/proxy-ready.js';
 
 async function proxyChild(t: TestContext, home: string, workspace: string): Promise<{ child: ChildProcess; url: string; token: string; stderr: string[] }> {
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
@@ -13,15 +14,8 @@ async function proxyChild(t: TestContext, home: string, workspace: string): Prom
   t.after(() => child.kill('SIGKILL'));
   const stderr: string[] = [];
   child.stderr!.pipe(split2()).on('data', (l: string) => stderr.push(l));
-  const vars: Record<string, string> = {};
-  await new Promise<void>((resolve) =>
-    child.stdout!.pipe(split2()).on('data', (l: string) => {
-      const [k, v] = l.split('=');
-      vars[k!] = v!;
-      if (vars['AIFO_TOOLEEXEC_URL'] && vars['AIFO_TOOLEEXEC_TOKEN']) resolve();
-    }),
-  );
-  return { child, url: vars['AIFO_TOOLEEXEC_URL']!, token: vars['AIFO_TOOLEEXEC_TOKEN']!, stderr };
+  const ready = await proxyReady(child);
+  return { child, url: ready.url, token: ready.token, stderr };
 }
 
 test('a restarted proxy stops the tool groups its SIGKILLed predecessor left, and only those', async (t) => {
