@@ -26,6 +26,33 @@ export interface Finding {
 /** The tool the probe asks for: not allowlisted, so a reachable, authorized proxy answers 403. */
 const PROBE_TOOL = 'aifo-doctor-probe';
 
+/**
+ * Runs the agent image's shim against a proxy at `url` and tells whether the allowlist's 403 came
+ * back, which only a reachable proxy that accepted the token can send. Returns the shim's last
+ * output line otherwise.
+ */
+export async function agentReaches(docker: Dockerode, image: string, url: string, token: string, hostConfig: Dockerode.HostConfig, workdir = '/tmp'): Promise<{ ok: boolean; detail: string }> {
+  const c = await docker.createContainer({
+    Image: image,
+    Cmd: ['/opt/aifo/bin/aifo-shim', PROBE_TOOL],
+    // Must lie in the proxy's workspace, or the request stops at the cwd check (400).
+    WorkingDir: workdir,
+    Env: [`AIFO_TOOLEEXEC_URL=${url}`, `AIFO_TOOLEEXEC_TOKEN=${token}`],
+    User: `${process.getuid?.() ?? 1000}:${process.getgid?.() ?? 1000}`,
+    HostConfig: hostConfig,
+  });
+  try {
+    await c.start();
+    await c.wait();
+    const logs = (await c.logs({ stdout: true, stderr: true })).toString('latin1');
+    // The allowlist refuses the probe tool before the cwd is looked at, whatever the workspace.
+    if (logs.includes(`tool '${PROBE_TOOL}' is not allowed`)) return { ok: true, detail: '' };
+    return { ok: false, detail: logs.replace(/[\x00-\x08]/g, '').trim().split('\n').pop() ?? 'no output' };
+  } finally {
+    await c.remove({ force: true }).catch(() => undefined);
+  }
+}
+
 async function probeFromAgent(docker: Dockerode, image: string, transport: 'unix' | 'tcp'): Promise<Finding> {
   const token = newToken();
   // The probe's cwd (/tmp in the container) must lie in the workspace for the request to get as
@@ -35,27 +62,13 @@ async function probeFromAgent(docker: Dockerode, image: string, transport: 'unix
   try {
     const addr = await listen(proxy.server, transport === 'unix' ? { type: 'unix', path: path.join(dir, 'toolexec.sock') } : { type: 'tcp', host: '127.0.0.1', port: 0 });
     const url = transport === 'unix' ? 'unix:///run/aifo/toolexec.sock' : clientUrl(addr);
-    const c = await docker.createContainer({
-      Image: image,
-      Cmd: ['/opt/aifo/bin/aifo-shim', PROBE_TOOL],
-      WorkingDir: '/tmp',
-      Env: [`AIFO_TOOLEEXEC_URL=${url}`, `AIFO_TOOLEEXEC_TOKEN=${token}`],
-      User: `${process.getuid?.() ?? 1000}:${process.getgid?.() ?? 1000}`,
-      HostConfig: { NetworkMode: transport === 'unix' ? 'none' : 'host', Binds: transport === 'unix' ? [`${dir}:/run/aifo`] : [] },
-    });
-    try {
-      await c.start();
-      await c.wait();
-      const logs = (await c.logs({ stdout: true, stderr: true })).toString('latin1');
-      if (logs.includes(`tool '${PROBE_TOOL}' is not allowed`)) return { ok: true, what: `an agent container reaches the proxy over ${transport === 'unix' ? 'a Unix socket (--network none)' : 'TCP 127.0.0.1 (--network host)'}` };
-      return {
-        ok: false,
-        what: `an agent container cannot reach the proxy over ${transport}: ${logs.replace(/[\x00-\x08]/g, '').trim().split('\n').pop() ?? 'no output'}`,
-        fix: transport === 'unix' ? 'check that the socket directory can be bind-mounted (not on a filesystem the engine cannot see)' : 'use --unix-socket, or an engine whose containers can use the host network',
-      };
-    } finally {
-      await c.remove({ force: true }).catch(() => undefined);
-    }
+    const r = await agentReaches(docker, image, url, token, { NetworkMode: transport === 'unix' ? 'none' : 'host', Binds: transport === 'unix' ? [`${dir}:/run/aifo`] : [] });
+    if (r.ok) return { ok: true, what: `an agent container reaches the proxy over ${transport === 'unix' ? 'a Unix socket (--network none)' : 'TCP 127.0.0.1 (--network host)'}` };
+    return {
+      ok: false,
+      what: `an agent container cannot reach the proxy over ${transport}: ${r.detail}`,
+      fix: transport === 'unix' ? 'check that the socket directory can be bind-mounted (not on a filesystem the engine cannot see)' : 'use --unix-socket, or an engine whose containers can use the host network',
+    };
   } finally {
     await proxy.shutdown();
     await rm(dir, { recursive: true, force: true });

@@ -212,6 +212,11 @@ export async function aifoRun(o: RunOptions): Promise<number> {
     } else {
       const addr = await listen(proxy.server, { type: 'tcp', host: '127.0.0.1', port: 0 });
       url = clientUrl(addr);
+      // An engine whose containers cannot use the host network (a VM, rootless setups) would
+      // leave every tool call failing later; find out now, with the real shim and proxy.
+      const { agentReaches } = await import('./doctor.js');
+      const reach = await agentReaches(docker, opts.image, url, token, { NetworkMode: 'host', Binds: [`${workspace}:${workspace}`] }, workspace);
+      if (!reach.ok) throw new AifoError('AIFO_E_CONFIG', `the agent cannot reach the proxy at ${url} (${reach.detail}); use --unix-socket, or run 'aifo doctor'`);
     }
     cleanups.push(() => proxy.shutdown());
 

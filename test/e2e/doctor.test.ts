@@ -36,3 +36,11 @@ test('aifo doctor: a missing image, a broken override dir and an unreachable eng
   assert.equal(gone.code, 1);
   assert.match(gone.out, /FAIL {2}cannot reach the container engine at unix:\/\/\/nonexistent\/docker\.sock.*\n {6}fix: start it/);
 });
+
+test('the start-up reachability probe used by aifo run --tcp tells an unreachable proxy apart', async () => {
+  const Dockerode = (await import('dockerode')).default;
+  const { agentReaches } = await import('../../src/launcher/doctor.js');
+  const r = await agentReaches(new Dockerode(), 'aifo-agent:local', 'http://127.0.0.1:1/exec', 'x', { NetworkMode: 'host' });
+  assert.equal(r.ok, false);
+  assert.match(r.detail, /cannot reach the proxy at http:\/\/127\.0\.0\.1:1\/exec/);
+});
