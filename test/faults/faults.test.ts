@@ -16,17 +16,20 @@ interface ChildProxy {
   url: string;
   token: string;
   stderr: string[];
+  /** Exit code once the proxy process has closed; listened for from spawn on, so never missed. */
+  closed: Promise<number | null>;
 }
 
 async function proxyChild(t: TestContext, args: string[], home: string): Promise<ChildProxy> {
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
   delete env['AIFO_TOOLEEXEC_TOKEN'];
   const child = spawn(process.execPath, [cliBundle, 'proxy', '--verbose', ...args], { env });
+  const closed = new Promise<number | null>((res) => child.once('close', (code) => res(code)));
   t.after(() => child.kill('SIGKILL'));
   const stderr: string[] = [];
   child.stderr!.pipe(split2()).on('data', (l: string) => stderr.push(l));
   const ready = await proxyReady(child);
-  return { child, url: ready.url, token: ready.token, stderr };
+  return { child, url: ready.url, token: ready.token, stderr, closed };
 }
 
 test('proxy SIGKILLed mid-stream: the shim follows the disconnect rules promptly; a restart on the same socket works at once', async (t) => {
@@ -48,7 +51,7 @@ test('proxy SIGKILLed mid-stream: the shim follows the disconnect rules promptly
   assert.equal(text(ok.stdout), 'again');
   await waitGroupGone(pgid, 3000); // the restarted proxy stopped the orphan
   second.child.kill('SIGTERM');
-  await new Promise((res) => second.child.once('close', res));
+  await second.closed;
   assert.equal(existsSync(sock), false, 'SIGTERM removes the socket');
 });
 
@@ -62,7 +65,8 @@ test('proxy SIGTERMed while execs run: they are escalated and their clients get 
   const codes = await Promise.all(runs.map(async (r) => (await r.exit).code));
   assert.deepEqual(codes, [130, 143], 'INT ends the first (128+2); the second ignores INT and TERM ends it (128+15)');
   for (const g of groups) assert.equal(groupAlive(g), false);
-  assert.equal(await new Promise((res) => p.child.once('close', res)), 0);
+  // The proxy may be gone before the shims report: its close was listened for from spawn on.
+  assert.equal(await p.closed, 0);
 });
 
 test('client gone before headers, mid-body or mid-stream: no exec, no process left', async (t) => {
