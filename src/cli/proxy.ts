@@ -114,7 +114,6 @@ export async function runProxy(opts: ProxyCliOptions, dockerRunner?: RunnerFacto
     throw new AifoError('AIFO_E_CONFIG', `--socket-mode '${opts.socketMode}': only 600 or 660 are allowed`);
   }
   const bound = await listen(proxy.server, addr, mode === undefined ? {} : { mode });
-  process.stdout.write(`AIFO_TOOLEEXEC_URL=${clientUrl(bound)}\nAIFO_TOOLEEXEC_TOKEN=${token}\n`);
 
   let stopping = false;
   const stop = (sig: string): void => {
@@ -128,4 +127,6 @@ export async function runProxy(opts: ProxyCliOptions, dockerRunner?: RunnerFacto
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // Ready lines last: whoever reads them may signal us at once, so the handlers must be in place.
+  process.stdout.write(`AIFO_TOOLEEXEC_URL=${clientUrl(bound)}\nAIFO_TOOLEEXEC_TOKEN=${token}\n`);
 }
