@@ -6,8 +6,7 @@ import { isToolchainKind, type ToolchainKind } from '../protocol/tools.js';
 import { newToken } from '../proxy/auth.js';
 import { clientUrl, listen, parseListen } from '../proxy/listen.js';
 import { createLogger } from '../proxy/log.js';
-import { createLocalRunner, defaultExecRoot } from '../proxy/runners/local.js';
-import { reapOrphans } from '../proxy/runners/orphans.js';
+import { createLocalRunner } from '../proxy/runners/local.js';
 import type { Runner } from '../proxy/runners/types.js';
 import { createNotifyHandler, notifyOptionsFromEnv } from '../proxy/notifications.js';
 import { createProxyServer, DEFAULT_MAX_EXECS } from '../proxy/server.js';
@@ -92,11 +91,12 @@ export async function runProxy(opts: ProxyCliOptions, dockerRunner?: RunnerFacto
     runner = await dockerRunner(sidecars, verbose);
     workspace = opts.workspace ?? '/workspace';
   } else {
-    await reapOrphans(defaultExecRoot(), log.info);
     runner = createLocalRunner();
     workspace = opts.workspace ?? process.cwd();
     log.info(`aifo-coder: proxy runner=local: tools run on THIS machine, not in containers (workspace ${workspace})`);
   }
+  // Tools a killed predecessor left running are stopped before we serve (issue 7).
+  await runner.reapOrphans(log.info);
   const tty = process.env['AIFO_TOOLEEXEC_TTY'] !== '0';
   const token = await resolveToken(process.env, opts.tokenFile);
   const proxy = createProxyServer({

@@ -142,3 +142,42 @@ test('a sidecar removed mid-exec: a clear end, no hang (docker runner)', async (
   assert.notEqual(code, 0, `a removed sidecar is not success (got ${code}); stderr: ${text(r.stderr)}`);
   void readFileSync;
 });
+
+test('proxy SIGKILLed while a tool runs in a sidecar: the next proxy stops it and leaves a live proxy\'s execs alone (docker runner)', async (t) => {
+  const { sidecarUp, sidecarDown } = await import('../../src/sidecar/index.js');
+  const { execFileSync } = await import('node:child_process');
+  const { chmodSync, writeFileSync } = await import('node:fs');
+  const workspace = tempDir(t);
+  chmodSync(workspace, 0o777);
+  writeFileSync(path.join(workspace, 'Makefile'), 'orphan:\n\t@echo started; sleep 317\nkeep:\n\t@echo started; sleep 316\n');
+  const session = `faults-orphans-${process.pid}`;
+  const up = await sidecarUp({ kinds: ['c-cpp'], workspace, session, uid: process.getuid!(), gid: process.getgid!() });
+  t.after(() => sidecarDown({ session }).catch(() => undefined));
+  const sidecar = up.sidecars['c-cpp']!;
+  const args = ['--runner', 'docker', '--sidecar', `c-cpp=${sidecar}`, '--workspace', workspace];
+  const ps = (): string => execFileSync('docker', ['exec', sidecar, 'ps', '-eo', 'args'], { encoding: 'utf8' });
+
+  const doomed = await proxyChild(t, args, tempDir(t));
+  const live = await proxyChild(t, args, tempDir(t));
+  const orphan = runShim({ url: doomed.url, token: doomed.token, workspace }, ['orphan'], { tool: 'make' });
+  const kept = runShim({ url: live.url, token: live.token, workspace }, ['keep'], { tool: 'make' });
+  await orphan.waitFor('started');
+  await kept.waitFor('started');
+  doomed.child.kill('SIGKILL');
+  await orphan.exit;
+  await doomed.closed;
+  assert.match(ps(), /sleep 317/, 'the engine keeps an exec running after its client is gone');
+
+  // The next proxy on this sidecar stops the orphan before it prints its ready lines.
+  const next = await proxyChild(t, args, tempDir(t));
+  assert.doesNotMatch(ps(), /sleep 317/, 'the orphan is gone');
+  assert.match(ps(), /sleep 316/, "a live proxy's exec is left alone");
+  const deadline = performance.now() + 2000;
+  const said = (): boolean => next.stderr.some((l) => /^aifo-coder: proxy: stopping process group \d+ in \S+ left by a proxy that is gone \(exec_id=[0-9a-f]+\)$/.test(l));
+  while (!said() && performance.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+  assert.ok(said(), `log: ${next.stderr.join('\n')}`);
+
+  live.child.kill('SIGTERM');
+  assert.notEqual((await kept.exit).code, 0);
+  assert.doesNotMatch(ps(), /sleep 316/);
+});

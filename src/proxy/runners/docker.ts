@@ -24,7 +24,10 @@ import type { Route, ToolchainKind } from '../../protocol/tools.js';
 import { DemuxStream } from './docker/demux.js';
 import { engineMessage, execOnce, isSidecarGone, waitExecExit } from './docker/engine.js';
 import { noSidecar, Placement } from './docker/placement.js';
-import { EXEC_WRAPPER, GROUP_SCRIPT, SCRIPT_ARG0 } from './docker/scripts.js';
+import { EXEC_WRAPPER, GROUP_SCRIPT, ORPHAN_LIST_SCRIPT, SCRIPT_ARG0 } from './docker/scripts.js';
+import { ownerGone, ownerId } from './orphans.js';
+import { isValidExecId } from '../../protocol/execid.js';
+import { DISCONNECT_PLAN, escalate, heldClock } from '../terminate.js';
 import type { ExecSpec, Runner, RunningExec } from './types.js';
 
 /**
@@ -45,6 +48,9 @@ const GROUP_EXEC_TIMEOUT_MS = 10_000;
 const OUTPUT_BUFFER = { highWaterMark: 64 * 1024 };
 /** Terminal size for TTY execs (Engine API ≥ 1.42 `ConsoleSize`; older engines ignore it). */
 const CONSOLE_SIZE: [number, number] = [24, 80];
+
+/** Recorded with every exec (EXEC_WRAPPER), so that a later proxy can tell it was ours. */
+const OWNER = ownerId();
 
 export interface DockerRunnerOptions {
   /** Sidecar container (name or id) per toolchain kind. */
@@ -99,7 +105,7 @@ export function createDockerRunner(opts: DockerRunnerOptions): Runner {
         AttachStderr: true,
         Tty: spec.tty,
         WorkingDir: spec.cwd,
-        Env: [`AIFO_EXEC_ID=${spec.execId}`],
+        Env: [`AIFO_EXEC_ID=${spec.execId}`, `AIFO_EXEC_OWNER=${OWNER}`],
         ...(spec.tty ? { ConsoleSize: CONSOLE_SIZE } : {}),
       } as Dockerode.ExecCreateOptions);
       // hijack: the engine upgrades the connection and sends the raw stream on the socket, as
@@ -222,8 +228,57 @@ export function createDockerRunner(opts: DockerRunnerOptions): Runner {
     name: 'docker',
     place: (tool: string, route: Route) => placement.place(tool, route),
     start,
+    async reapOrphans(log: (line: string) => void): Promise<void> {
+      await reapDockerOrphans(docker, opts.sidecars, log);
+    },
     async close(): Promise<void> {
       placement.close();
     },
   };
+}
+
+/**
+ * Stops, in each sidecar, the process groups of execs whose proxy is gone (SIGKILL, OOM) while
+ * their wrapper still runs: the engine does not end an exec when its client disappears, so
+ * without this a killed proxy's tools would run on in long-lived sidecars. Each group gets the
+ * disconnect escalation (INT, TERM, KILL); the wrapper then ends and removes its directory.
+ * Sidecars that cannot be asked are skipped. Returns `container/execId` of each group stopped.
+ */
+export async function reapDockerOrphans(
+  docker: Dockerode,
+  sidecars: ReadonlyMap<ToolchainKind, string>,
+  log: (line: string) => void,
+): Promise<string[]> {
+  const stopped: string[] = [];
+  await Promise.all(
+    [...new Set(sidecars.values())].map(async (container) => {
+      let listing: string;
+      try {
+        const r = await execOnce(docker, container, ['/bin/sh', '-c', ORPHAN_LIST_SCRIPT, SCRIPT_ARG0], GROUP_EXEC_TIMEOUT_MS);
+        listing = r.output.toString('latin1');
+      } catch {
+        return; // not running or not reachable: nothing of ours can run there that we could stop
+      }
+      await Promise.all(
+        listing.split('\n').map(async (line) => {
+          const [execId, pgid, ...owner] = line.trim().split(' ');
+          if (!execId || !isValidExecId(execId) || !pgid || !/^[0-9]+$/.test(pgid) || Number(pgid) <= 1) return;
+          if (!ownerGone(owner)) return;
+          log(`aifo-coder: proxy: stopping process group ${pgid} in ${container} left by a proxy that is gone (exec_id=${execId})`);
+          const group = async (sig: SignalName | '0'): Promise<boolean> => {
+            try {
+              const r = await execOnce(docker, container, ['/bin/sh', '-c', GROUP_SCRIPT, SCRIPT_ARG0, execId, sig, pgid], GROUP_EXEC_TIMEOUT_MS);
+              return r.code === 0;
+            } catch {
+              return false;
+            }
+          };
+          // Held timers: at start-up nothing else keeps the process alive while this waits.
+          await escalate({ signal: async (sig) => void (await group(sig)), groupAlive: () => group('0') }, DISCONNECT_PLAN, heldClock).finished;
+          stopped.push(`${container}/${execId}`);
+        }),
+      );
+    }),
+  );
+  return stopped;
 }

@@ -13,7 +13,7 @@ import type { SignalName } from '../../protocol/signals.js';
 import type { Route, ToolchainKind } from '../../protocol/tools.js';
 import { GROUP_POLL_MS } from '../terminate.js';
 import { groupExists } from './group.js';
-import { writeOwner } from './orphans.js';
+import { reapOrphans, writeOwner } from './orphans.js';
 import type { ExecSpec, Runner, RunningExec } from './types.js';
 
 /**
@@ -161,6 +161,10 @@ export function createLocalRunner(opts: LocalRunnerOptions = {}): Runner {
           });
         });
       });
+    },
+
+    async reapOrphans(log: (line: string) => void): Promise<void> {
+      await reapOrphans(execRoot, log);
     },
 
     async close(): Promise<void> {},

@@ -2,7 +2,7 @@
 // exec directory records which proxy owns it and which process leads the tool's group; a proxy
 // starting on the same exec root stops the groups whose owner is gone (issue 7: a restarted
 // proxy works at once and nothing from its predecessor lives on).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { DISCONNECT_PLAN, escalate, heldClock, type Target } from '../terminate.js';
@@ -29,6 +29,31 @@ export function writeOwner(dir: string, leaderPid: number): void {
 
 function alive(pid: number, start: string): boolean {
   return procStartTime(pid) === start;
+}
+
+/** Our pid namespace's inode: pids recorded in another namespace say nothing about this one. */
+function pidNamespace(): string {
+  try {
+    return /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1] ?? '?';
+  } catch {
+    return '?';
+  }
+}
+
+/** This proxy as the owner of an exec elsewhere (a sidecar): `PID START PIDNS`. */
+export function ownerId(): string {
+  return `${process.pid} ${selfStart} ${pidNamespace()}`;
+}
+
+/**
+ * True only when `owner` (as ownerId wrote it) provably names a proxy that is gone: same pid
+ * namespace as ours, and no process with that pid and start time. Anything unreadable is
+ * treated as alive, so a doubtful exec is never stopped.
+ */
+export function ownerGone(owner: readonly string[]): boolean {
+  const [pid, start, ns] = owner;
+  if (!pid || !/^\d+$/.test(pid) || !start || start === '?' || ns === undefined || ns === '?') return false;
+  return ns === pidNamespace() && !alive(Number(pid), start);
 }
 
 /**

@@ -43,6 +43,11 @@ export interface Runner {
   place(tool: string, route: Route): Promise<ToolchainKind>;
   /** Starts the tool; throws AifoError AIFO_E_SPAWN (500) or AIFO_E_BAD_REQUEST on bad cwd. */
   start(spec: ExecSpec): Promise<RunningExec>;
+  /**
+   * Stops the tools a proxy that is gone left running where this runner runs them (the proxy
+   * CLI calls it once at start-up, before it listens). Lines go to `log`.
+   */
+  reapOrphans(log: (line: string) => void): Promise<void>;
   /** Releases the runner's resources (connections, caches). */
   close(): Promise<void>;
 }

@@ -8,7 +8,7 @@ import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { EXEC_WRAPPER, GROUP_SCRIPT, SCRIPT_ARG0 } from '../../../src/proxy/runners/docker/scripts.js';
+import { EXEC_WRAPPER, GROUP_SCRIPT, ORPHAN_LIST_SCRIPT, SCRIPT_ARG0 } from '../../../src/proxy/runners/docker/scripts.js';
 import { program } from '../../helpers/programs.js';
 
 const SHELLS: [string, string[]][] = [
@@ -128,6 +128,31 @@ for (const [label, shell] of SHELLS) {
       const r = await done;
       assert.equal(r.out, `${args.join('|')}|`);
       assert.equal(existsSync(path.join(home, 'pwned')), false);
+    });
+
+    test('orphan list: an owned exec is listed while its wrapper runs, never once the wrapper is gone', async () => {
+      const id = `own-${label.replace(' ', '-')}`;
+      const owned = wrapper(shell, id, ['sh', '-c', 'echo "owner=${AIFO_EXEC_OWNER-unset}"; exec sleep 30'], { AIFO_EXEC_OWNER: '4242 777 4026531836' });
+      const unowned = wrapper(shell, `${id}-none`, ['sleep', '30']);
+      const pgidFile = path.join(home, '.aifo-exec', id, 'pgid');
+      await waitFor(pgidFile);
+      await waitFor(path.join(home, '.aifo-exec', `${id}-none`, 'pgid'));
+      const pgid = (await readFile(pgidFile, 'utf8')).trim();
+      const list = (): string[] => {
+        const r = spawnSync(shell[0]!, [...shell.slice(1), '-c', ORPHAN_LIST_SCRIPT, SCRIPT_ARG0], { env: env(), encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+        return r.stdout.split('\n').filter((l) => l.startsWith(`${id}`));
+      };
+      assert.deepEqual(list(), [`${id} ${pgid} 4242 777 4026531836`], 'listed with its pgid and owner; the unowned exec is not');
+      // The wrapper dies without its trap (SIGKILL): its directory stays, but is no longer listed.
+      owned.p.kill('SIGKILL');
+      await owned.done;
+      assert.ok(existsSync(pgidFile));
+      assert.deepEqual(list(), []);
+      process.kill(-Number(pgid), 'SIGKILL');
+      unowned.p.kill('SIGTERM');
+      group(shell, `${id}-none`, 'KILL');
+      await unowned.done;
     });
   });
 }

@@ -10,6 +10,12 @@
 /** `$0` of every script here, as it shows in `ps` inside the sidecar. */
 export const SCRIPT_ARG0 = 'aifo-exec';
 
+/**
+ * `start $(cat /proc/PID/stat)` sets `$ws` to the process's start time (field 22), empty when
+ * the line is empty. The comm field of our shells has no blank, so fields count from its end.
+ */
+const START_FN = 'start() { ws=; [ $# -ge 22 ] && { shift 21; ws=$1; }; }';
+
 /** The two candidate bases, in order; `$b` holds the chosen one. */
 const BASES = '"${HOME:-/home/coder}/.aifo-exec" "${TMPDIR:-/tmp}/.aifo-exec-$(id -u)"';
 
@@ -35,6 +41,12 @@ export const EXEC_WRAPPER = [
   'if [ -z "$b" ]; then echo "aifo-exec: cannot create an exec directory under $HOME or ${TMPDIR:-/tmp}" >&2; exit 126; fi',
   'd=$b/$id',
   `trap 'rm -rf -- "$d"' EXIT`,
+  // Which proxy started this exec, and this wrapper's pid and start time, so that a proxy
+  // starting later can tell a live orphan from a stale directory (ORPHAN_LIST_SCRIPT). Read
+  // without a fork: `start` takes field 22 of /proc/$$/stat. AIFO_EXEC_OWNER stays from the tool.
+  `${START_FN}`,
+  'if [ -n "${AIFO_EXEC_OWNER:-}" ]; then st=; read -r st < /proc/$$/stat; start $st; printf \'%s %s %s\\n\' "$$" "${ws:-?}" "$AIFO_EXEC_OWNER" > "$d/owner"; fi',
+  'unset AIFO_EXEC_OWNER',
   "trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM",
   'if ! command -v setsid >/dev/null 2>&1; then echo "aifo-exec: setsid not found in this sidecar (install util-linux)" >&2; exit 126; fi',
   `setsid /bin/sh -c 'echo $$ > "$1/pgid.tmp" && mv -f -- "$1/pgid.tmp" "$1/pgid"; shift; exec "$@"' aifo-leader "$d" "$@" 2>&1`,
@@ -67,6 +79,30 @@ export const GROUP_SCRIPT = [
   'case $pg in ""|*[!0-9]*) exit 2 ;; esac',
   'echo "$pg"',
   'kill "-$sig" "-$pg" 2>/dev/null || exit 1',
+].join('\n');
+
+/**
+ * `sh -c ORPHAN_LIST_SCRIPT aifo-exec` — one line `EXECID PGID OWNER…` per exec whose wrapper
+ * still runs (same pid and start time as it recorded), OWNER as the proxy passed it in
+ * AIFO_EXEC_OWNER. A proxy starting on this sidecar stops the groups of owners that are gone
+ * (runners/docker.ts reapDockerOrphans). Directories of dead wrappers are not listed: their pgid
+ * may belong to someone else by now (a restarted container counts pids from 1 again).
+ */
+export const ORPHAN_LIST_SCRIPT = [
+  START_FN,
+  `for b in ${BASES}; do`,
+  '  for d in "$b"/*/; do',
+  '    [ -s "$d/owner" ] && [ -s "$d/pgid" ] || continue',
+  '    o=; pg=; st=; read -r o < "$d/owner"; read -r pg < "$d/pgid"',
+  '    set -f; set -- $o; set +f; [ $# -ge 3 ] || continue',
+  '    wp=$1; wstart=$2; shift 2',
+  '    case $wp$pg in ""|*[!0-9]*) continue ;; esac',
+  '    [ -r "/proc/$wp/stat" ] && read -r st < "/proc/$wp/stat"; start $st',
+  '    [ -n "$ws" ] && [ "$ws" = "$wstart" ] || continue',
+  '    id=${d%/}; id=${id##*/}',
+  '    printf \'%s %s %s\\n\' "$id" "$pg" "$*"',
+  '  done',
+  'done',
 ].join('\n');
 
 /** `sh -c PROBE_SCRIPT aifo-exec TOOL` — exit 0 when TOOL is on the sidecar's PATH. */
