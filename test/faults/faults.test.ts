@@ -1,8 +1,8 @@
 // Fault suite (issue 7 item 1): the proxy and the shim under crashes, stops and client faults,
 // with real processes; the proxy runs as the CLI bundle where its death is the fault.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import split2 from 'split2';
@@ -122,38 +122,34 @@ test('EPIPE (`aifo-shim … | head -1`): first line arrives, the shim ends, the 
   while (p.proxy.registry.size > 0) await new Promise((res) => setTimeout(res, 20));
 });
 
-test('a sidecar removed mid-exec: a clear end, no hang (docker runner)', async (t) => {
+/**
+ * A c-cpp sidecar for this test, removed after it, over a fresh world-writable workspace that
+ * holds `makefile` (make is the allowed tool that runs a long sleep there).
+ */
+async function cppSidecar(t: TestContext, session: string, makefile: string): Promise<{ workspace: string; sidecar: string }> {
   const { sidecarUp, sidecarDown } = await import('../../src/sidecar/index.js');
-  const { execFileSync } = await import('node:child_process');
-  const { chmodSync, writeFileSync } = await import('node:fs');
   const workspace = tempDir(t);
   chmodSync(workspace, 0o777);
-  writeFileSync(path.join(workspace, 'Makefile'), 'sleepy:\n\t@echo started; sleep 319\n');
-  const session = `faults-${process.pid}`;
+  writeFileSync(path.join(workspace, 'Makefile'), makefile);
   const up = await sidecarUp({ kinds: ['c-cpp'], workspace, session, uid: process.getuid!(), gid: process.getgid!() });
   t.after(() => sidecarDown({ session }).catch(() => undefined));
-  const p = await proxyChild(t, ['--runner', 'docker', '--sidecar', `c-cpp=${up.sidecars['c-cpp']}`, '--workspace', workspace], tempDir(t));
+  return { workspace, sidecar: up.sidecars['c-cpp']! };
+}
+
+test('a sidecar removed mid-exec: a clear end, no hang (docker runner)', async (t) => {
+  const { workspace, sidecar } = await cppSidecar(t, `faults-${process.pid}`, 'sleepy:\n\t@echo started; sleep 319\n');
+  const p = await proxyChild(t, ['--runner', 'docker', '--sidecar', `c-cpp=${sidecar}`, '--workspace', workspace], tempDir(t));
   const r = runShim({ url: p.url, token: p.token, workspace }, ['sleepy'], { tool: 'make' });
   await r.waitFor('started');
   const t0 = performance.now();
-  execFileSync('docker', ['rm', '-f', up.sidecars['c-cpp']!]);
+  execFileSync('docker', ['rm', '-f', sidecar]);
   const { code } = await r.exit;
   assert.ok(performance.now() - t0 < 15_000, 'no hang');
   assert.notEqual(code, 0, `a removed sidecar is not success (got ${code}); stderr: ${text(r.stderr)}`);
-  void readFileSync;
 });
 
 test('proxy SIGKILLed while a tool runs in a sidecar: the next proxy stops it and leaves a live proxy\'s execs alone (docker runner)', async (t) => {
-  const { sidecarUp, sidecarDown } = await import('../../src/sidecar/index.js');
-  const { execFileSync } = await import('node:child_process');
-  const { chmodSync, writeFileSync } = await import('node:fs');
-  const workspace = tempDir(t);
-  chmodSync(workspace, 0o777);
-  writeFileSync(path.join(workspace, 'Makefile'), 'orphan:\n\t@echo started; sleep 317\nkeep:\n\t@echo started; sleep 316\n');
-  const session = `faults-orphans-${process.pid}`;
-  const up = await sidecarUp({ kinds: ['c-cpp'], workspace, session, uid: process.getuid!(), gid: process.getgid!() });
-  t.after(() => sidecarDown({ session }).catch(() => undefined));
-  const sidecar = up.sidecars['c-cpp']!;
+  const { workspace, sidecar } = await cppSidecar(t, `faults-orphans-${process.pid}`, 'orphan:\n\t@echo started; sleep 317\nkeep:\n\t@echo started; sleep 316\n');
   const args = ['--runner', 'docker', '--sidecar', `c-cpp=${sidecar}`, '--workspace', workspace];
   const ps = (): string => execFileSync('docker', ['exec', sidecar, 'ps', '-eo', 'args'], { encoding: 'utf8' });
 
