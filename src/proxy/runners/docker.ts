@@ -71,6 +71,22 @@ export function endFromExitCode(code: number | null | undefined): ExecEnd {
   return ended.exited(code);
 }
 
+/**
+ * Runs GROUP_SCRIPT in `container` for one exec: `existed` when the group existed (and got
+ * `sig`; `0` only asks), `pgid` as the script reports it. Engine failures reject.
+ */
+async function groupScript(
+  docker: Dockerode,
+  container: string,
+  execId: string,
+  sig: SignalName | '0',
+  pgid: string | undefined,
+): Promise<{ existed: boolean; pgid: string | undefined }> {
+  const r = await execOnce(docker, container, ['/bin/sh', '-c', GROUP_SCRIPT, SCRIPT_ARG0, execId, sig, ...(pgid ? [pgid] : [])], GROUP_EXEC_TIMEOUT_MS);
+  const reported = r.output.toString('latin1').trim();
+  return { existed: r.code === 0, pgid: /^[0-9]+$/.test(reported) ? reported : undefined };
+}
+
 export function createDockerRunner(opts: DockerRunnerOptions): Runner {
   const docker = opts.docker ?? new Dockerode();
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -195,16 +211,10 @@ export function createDockerRunner(opts: DockerRunnerOptions): Runner {
     async function group(sig: SignalName | '0'): Promise<boolean> {
       if (finished) return false;
       try {
-        const r = await execOnce(
-          docker,
-          container,
-          ['/bin/sh', '-c', GROUP_SCRIPT, SCRIPT_ARG0, spec.execId, sig, ...(pgid ? [pgid] : [])],
-          GROUP_EXEC_TIMEOUT_MS,
-        );
-        const reported = r.output.toString('latin1').trim();
-        if (/^[0-9]+$/.test(reported)) pgid = reported;
+        const r = await groupScript(docker, container, spec.execId, sig, pgid);
+        pgid = r.pgid ?? pgid;
         if (verbose && sig !== '0') log(`aifo-coder: docker: kill -${sig} -${pgid ?? "?"} in ${container} (exec ${spec.execId})`);
-        return r.code === 0;
+        return r.existed;
       } catch (err) {
         if (isSidecarGone(err)) {
           placement.invalidate(container);
@@ -265,14 +275,8 @@ export async function reapDockerOrphans(
           if (!execId || !isValidExecId(execId) || !pgid || !/^[0-9]+$/.test(pgid) || Number(pgid) <= 1) return;
           if (!ownerGone(owner)) return;
           log(`aifo-coder: proxy: stopping process group ${pgid} in ${container} left by a proxy that is gone (exec_id=${execId})`);
-          const group = async (sig: SignalName | '0'): Promise<boolean> => {
-            try {
-              const r = await execOnce(docker, container, ['/bin/sh', '-c', GROUP_SCRIPT, SCRIPT_ARG0, execId, sig, pgid], GROUP_EXEC_TIMEOUT_MS);
-              return r.code === 0;
-            } catch {
-              return false;
-            }
-          };
+          const group = (sig: SignalName | '0'): Promise<boolean> =>
+            groupScript(docker, container, execId, sig, pgid).then((r) => r.existed, () => false);
           // Held timers: at start-up nothing else keeps the process alive while this waits.
           await escalate({ signal: async (sig) => void (await group(sig)), groupAlive: () => group('0') }, DISCONNECT_PLAN, heldClock).finished;
           stopped.push(`${container}/${execId}`);

@@ -11,8 +11,8 @@
 export const SCRIPT_ARG0 = 'aifo-exec';
 
 /**
- * `start $(cat /proc/PID/stat)` sets `$ws` to the process's start time (field 22), empty when
- * the line is empty. The comm field of our shells has no blank, so fields count from its end.
+ * `start $line`, with `line` read from /proc/PID/stat, sets `$ws` to the process's start time
+ * (field 22), or to nothing when the line is empty. The comm field of our shells has no blank, so fields count from its end.
  */
 const START_FN = 'start() { ws=; [ $# -ge 22 ] && { shift 21; ws=$1; }; }';
 
@@ -43,7 +43,7 @@ export const EXEC_WRAPPER = [
   `trap 'rm -rf -- "$d"' EXIT`,
   // Which proxy started this exec, and this wrapper's pid and start time, so that a proxy
   // starting later can tell a live orphan from a stale directory (ORPHAN_LIST_SCRIPT). Read
-  // without a fork: `start` takes field 22 of /proc/$$/stat. AIFO_EXEC_OWNER stays from the tool.
+  // without a fork: `start` takes field 22 of /proc/$$/stat. The tool never sees AIFO_EXEC_OWNER.
   `${START_FN}`,
   'if [ -n "${AIFO_EXEC_OWNER:-}" ]; then st=; read -r st < /proc/$$/stat; start $st; printf \'%s %s %s\\n\' "$$" "${ws:-?}" "$AIFO_EXEC_OWNER" > "$d/owner"; fi',
   'unset AIFO_EXEC_OWNER',
