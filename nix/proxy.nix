@@ -47,8 +47,7 @@ runCommand "aifo-${npmProject.version}"
       esac
     done
     chmod -R u+w "$lib"
-    for bundle in aifo aifo-shim; do
-      f="$lib/dist/$bundle.mjs"
+    for f in "$lib/dist/aifo.mjs" "$lib/dist/aifo-shim.cjs"; do
       if [ "$(head -c 2 "$f")" != '#!' ]; then
         echo "proxy: $f has no #! line; scripts/bundle.mjs must keep the esbuild banner" >&2
         exit 1
