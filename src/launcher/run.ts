@@ -17,6 +17,7 @@ import { createDockerRunner } from '../proxy/runners/docker.js';
 import { createProxyServer } from '../proxy/server.js';
 import { sidecarDown, sidecarUp } from '../sidecar/index.js';
 import { checkShimDir } from '../wrappers/layout.js';
+import { maxSecsFromEnv } from '../cli/proxy.js';
 
 export const LABEL_AGENT = 'org.aifo.agent';
 export const LABEL_SESSION = 'org.aifo.session';
@@ -28,6 +29,29 @@ export const AGENT_SOCKET_DIR = '/run/aifo';
 const AGENT_URL_UNIX = `unix://${AGENT_SOCKET_DIR}/toolexec.sock`;
 /** On Ctrl-C/SIGTERM/SIGHUP the agent gets TERM, and KILL after this many seconds. */
 const AGENT_STOP_GRACE_SECS = 3;
+/** Where the agent's shims live (the images bake it; AIFO_SHIM_DIR is mounted over it). */
+const SHIM_BIN = '/opt/aifo/bin';
+/** The agent's PATH when its image names none (Debian's default). */
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * The agent's PATH: the shims first, then the image's own PATH (any other entry for the shims
+ * dropped), so `cargo` is the shim in whatever image the user picked with --image.
+ */
+export function agentPath(imagePath: string | undefined): string {
+  const rest = (imagePath ?? DEFAULT_PATH).split(':').filter((e) => e !== '' && e !== SHIM_BIN && e !== `${SHIM_BIN}/`);
+  return [SHIM_BIN, ...rest].join(':');
+}
+
+/** PATH from the image's config, or undefined (no such image yet, no PATH in it). */
+async function imagePath(docker: Dockerode, image: string): Promise<string | undefined> {
+  try {
+    const info = await docker.getImage(image).inspect();
+    return info.Config?.Env?.find((e) => e.startsWith('PATH='))?.slice('PATH='.length);
+  } catch {
+    return undefined;
+  }
+}
 
 export interface RunOptions {
   readonly kinds: readonly ToolchainKind[];
@@ -85,7 +109,7 @@ interface Plan {
   readonly url: string;
 }
 
-function agentCreateOptions(o: RunOptions, session: string, agentName: string, url: string, token: string, socketDir: string | undefined, tty: boolean): Dockerode.ContainerCreateOptions {
+function agentCreateOptions(o: RunOptions, session: string, agentName: string, url: string, token: string, socketDir: string | undefined, tty: boolean, pathEnv: string): Dockerode.ContainerCreateOptions {
   const binds = [`${o.workspace}:${o.workspace}`];
   if (socketDir) binds.push(`${socketDir}:${AGENT_SOCKET_DIR}`);
   if (o.shimDir) binds.push(`${o.shimDir}:/opt/aifo/bin:ro`);
@@ -95,7 +119,7 @@ function agentCreateOptions(o: RunOptions, session: string, agentName: string, u
     ...(o.command.length > 0 ? { Cmd: [...o.command] } : {}),
     // The token goes to the engine in the create request, never into an argv or a log. It is
     // visible to whoever may `docker inspect` the container, i.e. who already controls the engine.
-    Env: [`AIFO_TOOLEEXEC_URL=${url}`, `AIFO_TOOLEEXEC_TOKEN=${token}`, `AIFO_CODER_CONTAINER_NAME=${agentName}`],
+    Env: [`AIFO_TOOLEEXEC_URL=${url}`, `AIFO_TOOLEEXEC_TOKEN=${token}`, `AIFO_CODER_CONTAINER_NAME=${agentName}`, `PATH=${pathEnv}`, `SHELL=${SHIM_BIN}/sh`],
     User: `${process.getuid?.() ?? 1000}:${process.getgid?.() ?? 1000}`,
     WorkingDir: o.workspace,
     Tty: tty,
@@ -127,6 +151,8 @@ function printPlan(o: RunOptions, plan: Plan): void {
   out(`  cmd: ${c.Cmd ? JSON.stringify(c.Cmd) : '(image default)'}`);
   for (const b of c.HostConfig?.Binds ?? []) out(`  bind: ${b}`);
   out(`  env: ${plan.envNames.join(' ')}`);
+  // Values of the variables that hold no secret.
+  for (const e of c.Env ?? []) if (e.startsWith('PATH=') || e.startsWith('SHELL=')) out(`  ${e}`);
   out(`engine: attach, start, wait; then remove ${plan.agentName}${o.keep ? '' : ' and the sidecars'}`);
 }
 
@@ -168,11 +194,17 @@ export async function aifoRun(o: RunOptions): Promise<number> {
   const session = `run-${randomBytes(4).toString('hex')}`;
   const agentName = `aifo-agent-${session}`;
   const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
-  const envNames = ['AIFO_TOOLEEXEC_URL', 'AIFO_TOOLEEXEC_TOKEN', 'AIFO_CODER_CONTAINER_NAME'];
+  const envNames = ['AIFO_TOOLEEXEC_URL', 'AIFO_TOOLEEXEC_TOKEN', 'AIFO_CODER_CONTAINER_NAME', 'PATH', 'SHELL'];
+  // The in-process proxy reads the same environment as `aifo proxy`.
+  const maxSecs = maxSecsFromEnv(process.env);
+  const proxyTty = process.env['AIFO_TOOLEEXEC_TTY'] !== '0';
+  const verbose = opts.verbose === true || process.env['AIFO_TOOLCHAIN_VERBOSE'] === '1';
+  // Inspecting the image starts nothing, so the dry run shows the real PATH too.
+  const pathEnv = agentPath(await imagePath(docker, opts.image));
 
   if (opts.dryRun) {
     const url = opts.transport === 'unix' ? AGENT_URL_UNIX : 'http://127.0.0.1:<port>/exec';
-    const createOptions = agentCreateOptions(opts, session, agentName, url, '<token>', opts.transport === 'unix' ? '<socket-dir>' : undefined, tty);
+    const createOptions = agentCreateOptions(opts, session, agentName, url, '<token>', opts.transport === 'unix' ? '<socket-dir>' : undefined, tty, pathEnv);
     printPlan(opts, { session, agentName, createOptions, envNames, url });
     return 0;
   }
@@ -195,11 +227,11 @@ export async function aifoRun(o: RunOptions): Promise<number> {
       docker,
     });
     if (!opts.keep) cleanups.push(() => sidecarDown({ session, docker }));
-    const runner = createDockerRunner({ sidecars: new Map(Object.entries(up.sidecars) as [ToolchainKind, string][]), docker, verbose: opts.verbose ?? false });
+    const runner = createDockerRunner({ sidecars: new Map(Object.entries(up.sidecars) as [ToolchainKind, string][]), docker, verbose });
     cleanups.push(() => runner.close());
     const token = newToken();
-    const plog = createLogger(opts.verbose ?? false);
-    const proxy = createProxyServer({ token, runner, workspace, log: plog, notify: createNotifyHandler(notifyOptionsFromEnv(process.env, plog)) });
+    const plog = createLogger(verbose);
+    const proxy = createProxyServer({ token, runner, workspace, log: plog, maxSecs, tty: proxyTty, notify: createNotifyHandler(notifyOptionsFromEnv(process.env, plog)) });
     let socketDir: string | undefined;
     let url: string;
     if (opts.transport === 'unix') {
@@ -220,7 +252,7 @@ export async function aifoRun(o: RunOptions): Promise<number> {
     }
     cleanups.push(() => proxy.shutdown());
 
-    const container = await docker.createContainer(agentCreateOptions(opts, session, agentName, url, token, socketDir, tty));
+    const container = await docker.createContainer(agentCreateOptions(opts, session, agentName, url, token, socketDir, tty, pathEnv));
     cleanups.push(() => container.remove({ force: true }));
     const detach = await pipeIo(docker, container, tty);
     cleanups.push(async () => detach());

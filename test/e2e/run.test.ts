@@ -179,6 +179,28 @@ test('AIFO_SHIM_DIR is mounted read-only over /opt/aifo/bin and wins; an incompl
   assert.match(bad.stderr, /AIFO_SHIM_DIR .* is incomplete: .*make/);
 });
 
+test('aifo run sets PATH (shims first, then the image\'s own) and SHELL for any agent image', async () => {
+  // A toolchain image stands in for a user's own agent image: it has node but no /opt/aifo/bin
+  // and no PATH or SHELL of ours, so the shims come from the override directory.
+  const dir = path.join(workspace, 'plain-image-bin');
+  execFileSync(process.execPath, [cliBundle, 'shims', 'write', dir, '--node', '/usr/bin/node']);
+  const script = 'echo "PATH=$PATH"; echo "SHELL=$SHELL"; command -v cargo; cargo --version';
+  const r = await finish(aifo(['run', '--image', 'aifo-toolchain-node:local', '--toolchain', 'rust', '--workspace', workspace, '--', 'sh', '-c', script], { ...process.env, AIFO_SHIM_DIR: dir }));
+  assert.equal(r.code, 0, r.stderr);
+  const image = execFileSync('docker', ['image', 'inspect', '--format', '{{range .Config.Env}}{{println .}}{{end}}', 'aifo-toolchain-node:local'], { encoding: 'utf8' });
+  const imagePath = /^PATH=(.*)$/m.exec(image)?.[1];
+  assert.ok(imagePath, 'the image names a PATH');
+  const [pathLine, shellLine, cargoPath, version, rest] = r.stdout.split('\n');
+  assert.equal(pathLine, `PATH=/opt/aifo/bin:${imagePath}`);
+  assert.equal(shellLine, 'SHELL=/opt/aifo/bin/sh');
+  assert.equal(cargoPath, '/opt/aifo/bin/cargo');
+  assert.match(version!, /^cargo \d/);
+  assert.equal(rest, '');
+  const plan = await finish(aifo(['run', '--dry-run', '--image', 'aifo-toolchain-node:local', '--toolchain', 'rust', '--workspace', workspace]));
+  assert.ok(plan.stdout.split('\n').includes(`  PATH=/opt/aifo/bin:${imagePath}`), plan.stdout);
+  assert.match(plan.stdout, /^  SHELL=\/opt\/aifo\/bin\/sh$/m);
+});
+
 test('interactive agent shell under tmux: Ctrl-C stops cargo, npm and python and returns to a clean prompt, no extra shell left', async () => {
   const pane = `aifo-e2e-${process.pid}`;
   const tmux = (...a: string[]): string => execFileSync('tmux', a, { encoding: 'utf8' });
