@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { cliBundle } from '../helpers/proxy.js';
+import { proxyReady } from '../helpers/proxy-ready.js';
 
 let workspace: string;
 
@@ -154,6 +155,41 @@ test('exit-code mapping in the agent container, row by row: INT, 2×INT, 3×INT,
     TERM: '0', 'TERM-legacy': '143',
     HUP: '0', 'HUP-legacy': '129',
   });
+});
+
+test('exit-code mapping in the agent container, disconnect row: 0 by default, 1 with AIFO_SHIM_EXIT_ZERO_ON_DISCONNECT=0', async () => {
+  // The proxy is killed under a running tool: the shim in the agent container sees the stream
+  // cut after it started (protocol.md "Exit codes"), says so, and exits by the toggle.
+  const session = `disc-${process.pid}`;
+  const sockDir = await mkdtemp(path.join(os.tmpdir(), 'aifo-e2e-disc-'));
+  const up = await finish(aifo(['sidecar', 'up', '--toolchain', 'python', '--workspace', workspace, '--session', session]));
+  assert.equal(up.code, 0, up.stderr);
+  try {
+    for (const [legacy, expected] of [[false, 0], [true, 1]] as const) {
+      const penv: NodeJS.ProcessEnv = { ...process.env };
+      delete penv['AIFO_TOOLEEXEC_TOKEN'];
+      const proxy = spawn(process.execPath, [cliBundle, 'proxy', '--runner', 'docker', '--session', session, '--workspace', workspace, '--listen', `unix://${sockDir}/toolexec.sock`], { env: penv, stdio: ['ignore', 'pipe', 'ignore'] });
+      const { token } = await proxyReady(proxy);
+      const env: NodeJS.ProcessEnv = { ...process.env, AIFO_TOOLEEXEC_URL: 'unix:///run/aifo/toolexec.sock', AIFO_TOOLEEXEC_TOKEN: token, AIFO_SHIM_EXIT_ZERO_ON_DISCONNECT: legacy ? '0' : '1' };
+      const agent = spawn('docker', ['run', '--rm', '--network', 'none', '--user', `${process.getuid!()}:${process.getgid!()}`, '-v', `${workspace}:${workspace}`, '-w', workspace, '-v', `${sockDir}:/run/aifo`,
+        '-e', 'AIFO_TOOLEEXEC_URL', '-e', 'AIFO_TOOLEEXEC_TOKEN', '-e', 'AIFO_SHIM_EXIT_ZERO_ON_DISCONNECT',
+        'aifo-agent:local', 'sh', '-c', 'python3 -c "import time; print(\'started\', flush=True); time.sleep(300)"; echo "rc=$?"'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const done = finish(agent);
+      await new Promise<void>((resolve) => {
+        agent.stdout!.on('data', (c: Buffer) => {
+          if (c.toString().includes('started')) resolve();
+        });
+      });
+      proxy.kill('SIGKILL');
+      const r = await done;
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^started\\nrc=${expected}\\n$`), `legacy=${legacy}: ${r.stdout} ${r.stderr}`);
+      assert.match(r.stderr, /aifo-coder: disconnect, waiting for process termination…/);
+    }
+  } finally {
+    await finish(aifo(['sidecar', 'down', '--session', session]));
+    await rm(sockDir, { recursive: true, force: true });
+  }
 });
 
 test('--dry-run prints the plan and never the token; nothing starts', async () => {
