@@ -2,7 +2,7 @@
 // socket server that answers like a proxy and then drops the connection.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -86,4 +86,32 @@ test('with a terminal, the tty and no_shell_on_tty markers name it', async (t) =
   assert.equal(seen.tty.trim(), ttyName);
   assert.equal(seen.flag, true);
   assert.equal(existsSync(path.join(home, '.aifo-exec', 'tty-1')), false);
+});
+
+test('Ctrl-C on a terminal ends the transient `sh -c` parent of the shim; with AIFO_SHIM_KILL_PARENT_SHELL_ON_SIGINT=0 the parent lives on', async (t) => {
+  const p = await startProxy(t);
+  for (const [toggle, parentLives] of [['1', false], ['0', true]] as const) {
+    const home = tempDir(t);
+    const pidFile = path.join(home, 'shim.pid');
+    // The shim runs in the background of an `sh -c` (what an agent spawns) on script(1)'s pty,
+    // so the test can signal the shim alone, as a Ctrl-C forwarded to it would arrive.
+    const body = path.join(home, 'parent.sh');
+    writeFileSync(body, `"$NODE" "$SHIM" node -e 'console.log("started"); setInterval(() => {}, 1000)' &\necho $! > "$PIDFILE"\nwait $!\necho "after-$?"\n`);
+    const child = spawn('script', ['-qec', `exec sh -c '. "$0"' "${body}"`, '/dev/null'], {
+      cwd: p.workspace,
+      env: { ...process.env, HOME: home, NODE: process.execPath, SHIM: shimBundle, PIDFILE: pidFile, AIFO_TOOLEEXEC_URL: p.url, AIFO_TOOLEEXEC_TOKEN: p.token, AIFO_SHIM_KILL_PARENT_SHELL_ON_SIGINT: toggle },
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const closed = new Promise((res) => child.on('close', res));
+    const deadline = performance.now() + 10_000;
+    while (!(out.includes('started') && existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'))) {
+      if (performance.now() > deadline) assert.fail(`never started: ${out}`);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGINT');
+    await closed;
+    if (parentLives) assert.match(out, /after-0/, out);
+    else assert.doesNotMatch(out, /after-/, `the parent shell should have been ended: ${out}`);
+  }
 });
