@@ -102,7 +102,7 @@ test('409 when no runner provides the tool', async (t) => {
   const p = await startProxy(t);
   const r = await request(p, { form: [['tool', 'hadolint'], ['cwd', p.workspace]] });
   assert.equal(r.status, 409);
-  assert.match(r.body.toString(), /tool 'hadolint' not available/);
+  assert.match(r.body.toString(), /^tool 'hadolint' not available in running sidecars; start /, 'protocol.md\'s 409 text');
   assert.equal(r.headers['x-exit-code'], '86');
 });
 

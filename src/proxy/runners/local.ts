@@ -71,7 +71,8 @@ export function createLocalRunner(opts: LocalRunnerOptions = {}): Runner {
       if (!(await onPath(tool))) {
         throw new AifoError(
           'AIFO_E_NO_SIDECAR',
-          `tool '${tool}' not available on this machine (local runner); install it or use --runner docker`,
+          // protocol.md's 409 text first (clients match it), then what it means here.
+          `tool '${tool}' not available in running sidecars; start an appropriate toolchain (local runner: install '${tool}' on this machine, or use --runner docker)`,
         );
       }
       return route.type === 'kind' ? route.kind : route.preference[0]!;
