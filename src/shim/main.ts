@@ -7,7 +7,7 @@ import { EXIT_PROTOCOL_ERROR } from '../protocol/wire.js';
 import { NOTIFY_TOOL } from '../protocol/tools.js';
 import { ConfigError, readConfig, type ShimConfig } from './config.js';
 import { markerDir, readProcStat, removeMarkers, writeMarkers, controllingTty } from './markers.js';
-import { curlExec, nativeExec, nativeNotify, postSignal, type Exchange, type Outcome } from './transport.js';
+import { curlExec, curlNotify, curlSignal, nativeExec, nativeNotify, postSignal, type Exchange, type Outcome } from './transport.js';
 
 const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'ash', 'busybox']);
 /** Legacy exit statuses for a trapped signal (AIFO_SHIM_EXIT_ZERO_ON_SIGINT=0): 128+N. */
@@ -110,7 +110,7 @@ async function runExec(cfg: ShimConfig, tool: string, args: string[]): Promise<n
   let interrupts = 0;
   const forward = (sig: string): void => {
     lastForwarded = sig;
-    void postSignal(cfg, sig);
+    void (cfg.native ? postSignal(cfg, sig) : curlSignal(cfg, sig));
   };
   process.on('SIGINT', () => {
     interrupts += 1;
@@ -164,7 +164,7 @@ async function finish(cfg: ShimConfig, outcome: Outcome, lastForwarded: string |
 }
 
 async function runNotify(cfg: ShimConfig, tool: string, args: string[]): Promise<never> {
-  const outcome = await nativeNotify(cfg, tool, args, process.stdout, process.stderr).outcome;
+  const outcome = await (cfg.native ? nativeNotify : curlNotify)(cfg, tool, args, process.stdout, process.stderr).outcome;
   if (outcome.type === 'unreachable') fail(`cannot reach the proxy at ${cfg.target.url}: ${outcome.message}`);
   if (outcome.type === 'exit' || outcome.type === 'refused') exitAfterFlush(outcome.code ?? EXIT_PROTOCOL_ERROR);
   else exitAfterFlush(EXIT_PROTOCOL_ERROR);

@@ -7,7 +7,7 @@ import os from 'node:os';
 import { isatty } from 'node:tty';
 import path from 'node:path';
 import http from 'node:http';
-import type { Writable } from 'node:stream';
+import { PassThrough, type Writable } from 'node:stream';
 import { encodeForm } from '../protocol/form.js';
 import { CONTENT_TYPE_FORM, H_END, H_EXIT_CODE } from '../protocol/wire.js';
 import { siblingPath, type ShimConfig, type Target } from './config.js';
@@ -133,8 +133,16 @@ export function nativeExec(cfg: ShimConfig, req: ExecRequest, out: Writable, err
 }
 
 /** POST /signal; resolves with the status (0 when the proxy could not be reached). */
+function signalBody(cfg: ShimConfig, sig: string): string {
+  return encodeForm([['exec_id', cfg.execId], ['signal', sig]]);
+}
+
+function notifyBody(cmd: string, args: readonly string[]): string {
+  return encodeForm([['cmd', cmd], ...args.map((a) => ['arg', a] as const)]);
+}
+
 export function postSignal(cfg: ShimConfig, sig: string): Promise<number> {
-  const body = Buffer.from(encodeForm([['exec_id', cfg.execId], ['signal', sig]]), 'utf8');
+  const body = Buffer.from(signalBody(cfg, sig), 'utf8');
   return new Promise((resolve) => {
     const r = http.request({
       ...connectOptions(cfg.target, siblingPath(cfg.target, '/signal')),
@@ -158,7 +166,7 @@ export function postSignal(cfg: ShimConfig, sig: string): Promise<number> {
  * POST /notify (the `say` tool): plain request, body to `out`, exit code from the header.
  */
 export function nativeNotify(cfg: ShimConfig, cmd: string, args: readonly string[], out: Writable, err: Writable): Exchange {
-  const body = Buffer.from(encodeForm([['cmd', cmd], ...args.map((a) => ['arg', a] as const)]), 'utf8');
+  const body = Buffer.from(notifyBody(cmd, args), 'utf8');
   const request = http.request({
     ...connectOptions(cfg.target, siblingPath(cfg.target, '/notify')),
     method: 'POST',
@@ -183,15 +191,24 @@ export function nativeNotify(cfg: ShimConfig, cmd: string, args: readonly string
 }
 
 /**
- * The curl fallback. curl dumps headers (and, after the body, trailers) with `-D` into a file in a
- * private temporary directory; it flushes that file after every header line, before it writes
- * any body byte to stdout. So when the first body byte arrives the status is on disk: 2xx bodies
- * go to stdout, others to stderr. After curl exits the same file holds the trailers. The token
- * travels in a 0600 header file (`-H @file`), never in argv where `ps` would show it.
+ * The curl fallback (AIFO_SHIM_NATIVE_HTTP=0): every request the shim makes goes through curl,
+ * /exec, /signal and /notify alike. curl dumps headers (and, after the body, trailers) with `-D`
+ * into a file in a private temporary directory; it flushes that file after every header line,
+ * before it writes any body byte to stdout. So when the first body byte arrives the status is on
+ * disk: 2xx bodies go to `out`, others to `err`. After curl exits the same file holds the
+ * trailers. The token travels in a 0600 header file (`-H @file`), never in argv where `ps` would
+ * show it.
  */
-export function curlExec(cfg: ShimConfig, req: ExecRequest, out: Writable, err: Writable): Exchange {
-  const body = execBody(req);
-  const headerLines = Object.entries(baseHeaders(cfg, Buffer.byteLength(body)))
+function curlPost(
+  cfg: ShimConfig,
+  name: '/exec' | '/signal' | '/notify',
+  body: string,
+  extra: Record<string, string>,
+  out: Writable,
+  err: Writable,
+  curlOptions: readonly string[] = [],
+): Exchange & { readonly status: Promise<number | undefined> } {
+  const headerLines = Object.entries({ ...baseHeaders(cfg, Buffer.byteLength(body)), ...extra })
     .filter(([k]) => k !== 'Content-Length' && k !== 'Host')
     .map(([k, v]) => `${k}: ${v}`)
     .join('\n');
@@ -206,18 +223,30 @@ export function curlExec(cfg: ShimConfig, req: ExecRequest, out: Writable, err: 
       return '';
     }
   };
-  const urlArgs =
-    cfg.target.type === 'unix' ? ['--unix-socket', cfg.target.socketPath, 'http://localhost/exec'] : [cfg.target.url];
+  let url: string;
+  if (cfg.target.type === 'unix') {
+    url = `http://localhost${name}`;
+  } else if (name === '/exec') {
+    url = cfg.target.url;
+  } else {
+    const u = new URL(cfg.target.url);
+    u.pathname = siblingPath(cfg.target, name);
+    url = u.toString();
+  }
+  const urlArgs = cfg.target.type === 'unix' ? ['--unix-socket', cfg.target.socketPath, url] : [url];
   const child = spawn(
     'curl',
-    ['-sS', '--no-buffer', '-D', dumpFile, '-X', 'POST', '-H', `@${headerFile}`, '--data-binary', '@-', ...urlArgs],
+    ['-sS', '--no-buffer', ...curlOptions, '-D', dumpFile, '-X', 'POST', '-H', `@${headerFile}`, '--data-binary', '@-', ...urlArgs],
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
+  let resolveStatus!: (s: number | undefined) => void;
+  const status = new Promise<number | undefined>((r) => (resolveStatus = r));
   const outcome = new Promise<Outcome>((resolve) => {
     let settled = false;
     const settle = (o: Outcome): void => {
       if (!settled) {
         settled = true;
+        resolveStatus(statusOf(readDump()));
         rmSync(dir, { recursive: true, force: true });
         resolve(o);
       }
@@ -253,7 +282,26 @@ export function curlExec(cfg: ShimConfig, req: ExecRequest, out: Writable, err: 
     });
     child.stdin!.end(body);
   });
-  return { outcome, abort: () => child.kill('SIGTERM') };
+  return { outcome, status, abort: () => child.kill('SIGTERM') };
+}
+
+/** /exec through curl. */
+export function curlExec(cfg: ShimConfig, req: ExecRequest, out: Writable, err: Writable): Exchange {
+  return curlPost(cfg, '/exec', execBody(req), {}, out, err);
+}
+
+/** /notify (the `say` tool) through curl. */
+export function curlNotify(cfg: ShimConfig, cmd: string, args: readonly string[], out: Writable, err: Writable): Exchange {
+  return curlPost(cfg, '/notify', notifyBody(cmd, args), { 'X-Aifo-Client': 'aifo-shim-curl' }, out, err);
+}
+
+/** /signal through curl; resolves with the status (0 when the proxy could not be reached). */
+export async function curlSignal(cfg: ShimConfig, sig: string): Promise<number> {
+  const sink = new PassThrough();
+  sink.resume();
+  const r = curlPost(cfg, '/signal', signalBody(cfg, sig), {}, sink, sink, ['--max-time', '3']);
+  await r.outcome;
+  return (await r.status) ?? 0;
 }
 
 /** Status of the last complete response head in a curl header dump (skips 1xx heads). */

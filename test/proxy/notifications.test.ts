@@ -39,14 +39,17 @@ test('an allowed command runs with the request filling {args}; its exit code and
   assert.deepEqual(readFileSync(s.said, 'utf8').split('\n').filter(Boolean), ['--voice', 'build done', "it's fine"]);
 });
 
-test('the say tool through the real shim returns the command\'s exit code', async (t) => {
+test('the say tool through the real shim (native and curl) returns the command\'s exit code', async (t) => {
   const s = setup(t, (safe) => `notifications-command:\n  - ${safe}/say\n  - "{args}"\n`);
   const p = await startProxy(t, { notify: createNotifyHandler(s.opts) });
   process.env['SAY_EXIT'] = '3';
   t.after(() => delete process.env['SAY_EXIT']);
-  const r = runShim(p, ['hello'], { tool: 'say' });
-  assert.equal((await r.exit).code, 3);
-  assert.match(Buffer.concat(r.stdout).toString(), /^said: hello\n/);
+  // Natively and through the curl fallback alike.
+  for (const native of ['1', '0']) {
+    const r = runShim(p, ['hello'], { tool: 'say', env: { AIFO_SHIM_NATIVE_HTTP: native } });
+    assert.equal((await r.exit).code, 3, `native=${native}`);
+    assert.match(Buffer.concat(r.stdout).toString(), /^said: hello\n/);
+  }
 });
 
 test('without {args} the request must repeat the configured arguments exactly', async (t) => {

@@ -2,9 +2,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
-import { fixture, hashStdout, runShim, startProxy, tempDir } from '../helpers/proxy.js';
+import { fixture, groupAlive, hashStdout, parsePidLine, runShim, startProxy, tempDir } from '../helpers/proxy.js';
+import { program } from '../helpers/programs.js';
 
 const text = (b: Buffer[]): string => Buffer.concat(b).toString('utf8');
 
@@ -79,6 +81,24 @@ test('100 MB of output through the shim is byte-identical to the direct run', as
   assert.equal((await r.exit).code, 0);
   assert.equal((await got).bytes, direct[1]);
   assert.equal((await got).hash, direct[0]);
+});
+
+test('curl fallback: Ctrl-C reaches the group through curl\'s /signal, over TCP and the unix socket', async (t) => {
+  // A `curl` first on PATH that logs each URL it is given, then runs the real one.
+  const bin = tempDir(t);
+  const log = path.join(bin, 'calls');
+  writeFileSync(path.join(bin, 'curl'), `#!/bin/sh\nfor a; do case $a in http*) echo "$a" >> "${log}";; esac; done\nexec "${program('curl')}" "$@"\n`, { mode: 0o755 });
+  for (const unix of [false, true]) {
+    const p = await startProxy(t, { unix });
+    const r = runShim(p, [fixture('forever.mjs')], { env: { AIFO_SHIM_NATIVE_HTTP: '0', PATH: `${bin}:${process.env['PATH']}` } });
+    const { pgid } = parsePidLine(await r.waitFor('pid='));
+    r.child.kill('SIGINT');
+    assert.equal((await r.exit).code, 0, text(r.stderr));
+    assert.equal(groupAlive(pgid), false, 'the group is gone');
+    const calls = readFileSync(log, 'utf8').trim().split('\n').slice(-2);
+    assert.match(calls[0]!, /\/exec$/);
+    assert.match(calls[1]!, /\/signal$/, calls.join(' '));
+  }
 });
 
 test('curl fallback (AIFO_SHIM_NATIVE_HTTP=0): output, exit code, errors, unix socket', async (t) => {
