@@ -2,7 +2,7 @@
 // whole path an agent uses. Images come from scripts/ci-docker.sh (tag AIFO_TEST_IMAGE_TAG).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
@@ -17,7 +17,8 @@ import { createDockerRunner } from '../../src/proxy/runners/docker.js';
 import type { Runner } from '../../src/proxy/runners/types.js';
 import { createProxyServer, type ProxyServer } from '../../src/proxy/server.js';
 import { sidecarDown, sidecarUp } from '../../src/sidecar/index.js';
-import { hashStdout, runShim } from '../helpers/proxy.js';
+import { cliBundle, hashStdout, runShim, shimBundle } from '../helpers/proxy.js';
+import { proxyReady } from '../helpers/proxy-ready.js';
 
 const TAG = process.env['AIFO_TEST_IMAGE_TAG'] || 'local';
 const docker = new Dockerode();
@@ -176,4 +177,31 @@ test('a stopped sidecar gives 409 naming the toolchain to start, not a hang', as
   const r = runShim(via(main), ['--version'], { tool: 'cargo' });
   assert.equal((await r.exit).code, 86);
   assert.match(text(r.stderr), /tool 'cargo' not available in running sidecars; start .*--toolchain rust/);
+});
+
+test('the terminal end to end: v2 on a terminal gets a pty in the sidecar; not with AIFO_TOOLEEXEC_TTY=0 on the proxy, nor for v1', async (t) => {
+  await writeFile(path.join(workspace, 'tty.mk'), 'probe:\n\t@if [ -t 1 ]; then echo is-tty; else echo no-tty; fi\n');
+  const proxyWith = async (env: NodeJS.ProcessEnv): Promise<{ url: string; token: string }> => {
+    const penv: NodeJS.ProcessEnv = { ...process.env, ...env };
+    delete penv['AIFO_TOOLEEXEC_TOKEN'];
+    const child = spawn(process.execPath, [cliBundle, 'proxy', '--runner', 'docker', '--sidecar', `c-cpp=${sidecars.get('c-cpp')}`, '--workspace', workspace], { env: penv, stdio: ['ignore', 'pipe', 'ignore'] });
+    t.after(() => child.kill('SIGTERM'));
+    return proxyReady(child);
+  };
+  // The shim on script(1)'s pty, so it asks for a terminal (X-Aifo-Tty: 1).
+  const onTerminal = (p: { url: string; token: string }): string =>
+    execFileSync('script', ['-qec', `"${process.execPath}" "${shimBundle}" make -s -f tty.mk`, '/dev/null'], {
+      cwd: workspace,
+      encoding: 'utf8',
+      env: { ...process.env, AIFO_TOOLEEXEC_URL: p.url, AIFO_TOOLEEXEC_TOKEN: p.token },
+    }).trim();
+  assert.equal(onTerminal(await proxyWith({})), 'is-tty', 'v2 default');
+  const off = await proxyWith({ AIFO_TOOLEEXEC_TTY: '0' });
+  assert.equal(onTerminal(off), 'no-tty', 'AIFO_TOOLEEXEC_TTY=0');
+  // v1 (buffered) never gets a terminal, even when asked for one.
+  const on = await proxyWith({});
+  const body = `tool=make&cwd=${encodeURIComponent(workspace)}&arg=-s&arg=-f&arg=tty.mk`;
+  const v1 = await fetch(on.url, { method: 'POST', headers: { Authorization: `Bearer ${on.token}`, 'X-Aifo-Proto': '1', 'X-Aifo-Tty': '1', 'Content-Type': 'application/x-www-form-urlencoded' }, body });
+  assert.equal(v1.status, 200);
+  assert.equal((await v1.text()).trim(), 'no-tty', 'v1');
 });
