@@ -101,7 +101,26 @@ test('Ctrl-C (SIGINT) to the launcher stops the agent and removes everything', a
   await new Promise<void>((resolve) => child.stdout!.on('data', (c: Buffer) => ((out += c.toString()), out.includes('started') && resolve())));
   child.kill('SIGINT');
   const r = await done;
-  assert.notEqual(r.code, 0);
+  assert.equal(r.code, 130, '128+SIGINT');
+  assertNothingNew(before, await leftovers());
+});
+
+test('SIGTERM to the launcher: the running tool is stopped, the agent removed; --keep leaves only the sidecar', async () => {
+  const before = await leftovers();
+  const child = aifo(['run', '--keep', '--toolchain', 'c-cpp', '--workspace', workspace, '--', 'make', 'sleepy']);
+  const done = finish(child);
+  let out = '';
+  await new Promise<void>((resolve) => child.stdout!.on('data', (c: Buffer) => ((out += c.toString()), out.includes('started') && resolve())));
+  child.kill('SIGTERM');
+  const r = await done;
+  assert.equal(r.code, 143, '128+SIGTERM');
+  const kept = (await leftovers()).containers.filter((c) => !before.containers.includes(c));
+  assert.equal(kept.length, 1, `only the kept sidecar: ${kept.join(' ')}`);
+  assert.match(kept[0]!, /^aifo-tc-c-cpp-run-/);
+  // The sidecar lives on, but the tool the agent was running in it was escalated away.
+  const ps = execFileSync('docker', ['exec', kept[0]!, 'ps', '-eo', 'args'], { encoding: 'utf8' });
+  assert.doesNotMatch(ps, /sleep 315/);
+  execFileSync('docker', ['rm', '-f', kept[0]!]);
   assertNothingNew(before, await leftovers());
 });
 
