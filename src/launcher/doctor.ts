@@ -26,13 +26,9 @@ export interface Finding {
 /** The tool the probe asks for: not allowlisted, so a reachable, authorized proxy answers 403. */
 const PROBE_TOOL = 'aifo-doctor-probe';
 
-/**
- * Runs the agent image's shim against a proxy at `url` and tells whether the allowlist's 403 came
- * back, which only a reachable proxy that accepted the token can send. Returns the shim's last
- * output line otherwise.
- */
-export async function agentReaches(docker: Dockerode, image: string, url: string, token: string, hostConfig: Dockerode.HostConfig, workdir = '/tmp'): Promise<{ ok: boolean; detail: string }> {
-  const c = await docker.createContainer({
+/** The probe container of agentReaches (also printed by `aifo run --dry-run`). */
+export function probeCreateOptions(image: string, url: string, token: string, hostConfig: Dockerode.HostConfig, workdir: string): Dockerode.ContainerCreateOptions {
+  return {
     Image: image,
     Cmd: ['/opt/aifo/bin/aifo-shim', PROBE_TOOL],
     // Must lie in the proxy's workspace, or the request stops at the cwd check (400).
@@ -40,7 +36,16 @@ export async function agentReaches(docker: Dockerode, image: string, url: string
     Env: [`AIFO_TOOLEEXEC_URL=${url}`, `AIFO_TOOLEEXEC_TOKEN=${token}`],
     User: `${process.getuid?.() ?? 1000}:${process.getgid?.() ?? 1000}`,
     HostConfig: hostConfig,
-  });
+  };
+}
+
+/**
+ * Runs the agent image's shim against a proxy at `url` and tells whether the allowlist's 403 came
+ * back, which only a reachable proxy that accepted the token can send. Returns the shim's last
+ * output line otherwise.
+ */
+export async function agentReaches(docker: Dockerode, image: string, url: string, token: string, hostConfig: Dockerode.HostConfig, workdir = '/tmp'): Promise<{ ok: boolean; detail: string }> {
+  const c = await docker.createContainer(probeCreateOptions(image, url, token, hostConfig, workdir));
   try {
     await c.start();
     await c.wait();

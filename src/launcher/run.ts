@@ -15,7 +15,8 @@ import { createNotifyHandler, notifyOptionsFromEnv } from '../proxy/notification
 import { procStartTime } from '../proxy/runners/orphans.js';
 import { createDockerRunner } from '../proxy/runners/docker.js';
 import { createProxyServer } from '../proxy/server.js';
-import { sidecarDown, sidecarUp } from '../sidecar/index.js';
+import { sidecarCachePath, sidecarCreateOptions, sidecarDown, sidecarUp } from '../sidecar/index.js';
+import { agentReaches, probeCreateOptions } from './doctor.js';
 import { checkShimDir } from '../wrappers/layout.js';
 import { maxSecsFromEnv } from '../cli/proxy.js';
 
@@ -104,9 +105,16 @@ export async function reapDeadLaunchers(docker: Dockerode, log: (l: string) => v
 interface Plan {
   readonly session: string;
   readonly agentName: string;
+  readonly sidecars: readonly (Dockerode.ContainerCreateOptions & { name: string; Image: string })[];
+  readonly probe: Dockerode.ContainerCreateOptions | undefined;
   readonly createOptions: Dockerode.ContainerCreateOptions;
   readonly envNames: string[];
   readonly url: string;
+}
+
+/** The TCP start-up probe's container: host network, the workspace, and the override if any. */
+function probeHostConfig(o: RunOptions): Dockerode.HostConfig {
+  return { NetworkMode: 'host', Binds: [`${o.workspace}:${o.workspace}`, ...(o.shimDir ? [`${o.shimDir}:/opt/aifo/bin:ro`] : [])] };
 }
 
 function agentCreateOptions(o: RunOptions, session: string, agentName: string, url: string, token: string, socketDir: string | undefined, tty: boolean, pathEnv: string): Dockerode.ContainerCreateOptions {
@@ -138,14 +146,28 @@ function agentCreateOptions(o: RunOptions, session: string, agentName: string, u
   };
 }
 
+/** A create request as one line of JSON, with the token's value replaced. */
+function shown(c: Dockerode.ContainerCreateOptions): string {
+  const env = c.Env?.map((e) => (e.startsWith('AIFO_TOOLEEXEC_TOKEN=') ? 'AIFO_TOOLEEXEC_TOKEN=<token>' : e));
+  return JSON.stringify({ ...c, ...(env ? { Env: env } : {}) });
+}
+
 /** Prints the plan: every engine call with its arguments, env names but never values of secrets. */
 function printPlan(o: RunOptions, plan: Plan): void {
   const out = (l: string): void => void process.stdout.write(l + '\n');
   out(`aifo run plan (dry run: nothing is started)`);
   out(`session ${plan.session}`);
-  for (const k of o.kinds) out(`engine: create+start sidecar aifo-tc-${k}-${plan.session} image aifo-toolchain-${k}:${o.tag ?? 'local'} network none, bind ${o.workspace}:${o.workspace}, volume aifo-cache-${k}`);
+  out(`engine: list containers labelled ${LABEL_LAUNCHER}; remove those of launchers that are gone, with their sessions' sidecars`);
+  for (const s of plan.sidecars) {
+    out(`engine: inspect image ${s.Image}; create and start sidecar ${s.name}`);
+    out(`  create: ${shown(s)}`);
+  }
   out(`proxy: docker runner, listen ${o.transport === 'unix' ? 'unix socket (0600) in a private 0700 directory' : 'tcp://127.0.0.1:<free port>'}`);
   out(`agent url: ${plan.url}`);
+  if (plan.probe) {
+    out(`engine: create, start, wait, logs, remove a probe container (the agent image's shim asks the proxy once; 403 = reachable)`);
+    out(`  create: ${shown(plan.probe)}`);
+  }
   const c = plan.createOptions;
   out(`engine: create container ${plan.agentName} image ${c.Image} user ${c.User} workdir ${c.WorkingDir} tty ${c.Tty} network ${c.HostConfig?.NetworkMode}`);
   out(`  cmd: ${c.Cmd ? JSON.stringify(c.Cmd) : '(image default)'}`);
@@ -153,6 +175,7 @@ function printPlan(o: RunOptions, plan: Plan): void {
   out(`  env: ${plan.envNames.join(' ')}`);
   // Values of the variables that hold no secret.
   for (const e of c.Env ?? []) if (e.startsWith('PATH=') || e.startsWith('SHELL=')) out(`  ${e}`);
+  out(`  create: ${shown(c)}`);
   out(`engine: attach, start, wait; then remove ${plan.agentName}${o.keep ? '' : ' and the sidecars'}`);
 }
 
@@ -205,7 +228,15 @@ export async function aifoRun(o: RunOptions): Promise<number> {
   if (opts.dryRun) {
     const url = opts.transport === 'unix' ? AGENT_URL_UNIX : 'http://127.0.0.1:<port>/exec';
     const createOptions = agentCreateOptions(opts, session, agentName, url, '<token>', opts.transport === 'unix' ? '<socket-dir>' : undefined, tty, pathEnv);
-    printPlan(opts, { session, agentName, createOptions, envNames, url });
+    const sidecars = await Promise.all(
+      opts.kinds.map(async (kind) => {
+        const image = `aifo-toolchain-${kind}:${opts.tag ?? 'local'}`;
+        const c = sidecarCreateOptions({ kind, session, workspace, image, uid: process.getuid?.() ?? 1000, gid: process.getgid?.() ?? 1000, network: 'none', cachePath: await sidecarCachePath(docker, kind, image) });
+        return { ...c, name: c.name!, Image: image };
+      }),
+    );
+    const probe = opts.transport === 'tcp' ? probeCreateOptions(opts.image, url, '<token>', probeHostConfig(opts), workspace) : undefined;
+    printPlan(opts, { session, agentName, sidecars, probe, createOptions, envNames, url });
     return 0;
   }
 
@@ -246,8 +277,7 @@ export async function aifoRun(o: RunOptions): Promise<number> {
       url = clientUrl(addr);
       // An engine whose containers cannot use the host network (a VM, rootless setups) would
       // leave every tool call failing later; find out now, with the real shim and proxy.
-      const { agentReaches } = await import('./doctor.js');
-      const reach = await agentReaches(docker, opts.image, url, token, { NetworkMode: 'host', Binds: [`${workspace}:${workspace}`] }, workspace);
+      const reach = await agentReaches(docker, opts.image, url, token, probeHostConfig(opts), workspace);
       if (!reach.ok) throw new AifoError('AIFO_E_CONFIG', `the agent cannot reach the proxy at ${url} (${reach.detail}); use --unix-socket, or run 'aifo doctor'`);
     }
     cleanups.push(() => proxy.shutdown());

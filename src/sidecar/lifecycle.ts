@@ -103,6 +103,52 @@ function defaultCachePaths(): Map<ToolchainKind, string> {
   }
 }
 
+/** What one sidecar is created with (used by `up`, and printed by `aifo run --dry-run`). */
+export function sidecarCreateOptions(o: {
+  kind: ToolchainKind;
+  session: string;
+  workspace: string;
+  image: string;
+  uid: number;
+  gid: number;
+  network: string;
+  /** Where the kind's cache volume is mounted; undefined for no cache volume. */
+  cachePath: string | undefined;
+}): Dockerode.ContainerCreateOptions {
+  const mounts: Dockerode.MountSettings[] = [{ Type: 'bind', Source: o.workspace, Target: o.workspace }];
+  if (o.cachePath) mounts.push({ Type: 'volume', Source: cacheVolumeName(o.kind), Target: o.cachePath });
+  return {
+    name: sidecarName(o.kind, o.session),
+    Image: o.image,
+    Cmd: ['sleep', 'infinity'],
+    User: `${o.uid}:${o.gid}`,
+    WorkingDir: o.workspace,
+    Labels: {
+      [LABEL_SIDECAR]: '1',
+      [LABEL_SESSION]: o.session,
+      [LABEL_KIND]: o.kind,
+      [LABEL_WORKSPACE]: o.workspace,
+      [LABEL_IMAGE_REF]: o.image,
+    },
+    HostConfig: {
+      NetworkMode: o.network,
+      Init: true,
+      Mounts: mounts,
+      SecurityOpt: ['no-new-privileges'],
+    },
+  };
+}
+
+/** The cache path a kind's image names in its label, else our default for the kind. */
+function cachePathOf(info: Dockerode.ImageInspectInfo | undefined, kind: ToolchainKind): string | undefined {
+  return info?.Config?.Labels?.[IMAGE_LABEL_CACHE] ?? defaultCachePaths().get(kind);
+}
+
+/** cachePathOf for an image by name; the default when the engine does not have it. */
+export async function sidecarCachePath(docker: Dockerode, kind: ToolchainKind, image: string): Promise<string | undefined> {
+  return cachePathOf(await docker.getImage(image).inspect().catch(() => undefined), kind);
+}
+
 export async function sidecarUp(opts: SidecarUpOptions): Promise<SidecarUpResult> {
   const docker = opts.docker ?? new Dockerode();
   const log = opts.log ?? (() => undefined);
@@ -121,7 +167,6 @@ export async function sidecarUp(opts: SidecarUpOptions): Promise<SidecarUpResult
   }
   const session = assertSession(opts.session ?? defaultSession(workspace));
   const network = opts.network ?? 'none';
-  const cachePaths = defaultCachePaths();
   const created: string[] = [];
 
   // Kinds start in parallel: each is an independent container.
@@ -155,31 +200,12 @@ export async function sidecarUp(opts: SidecarUpOptions): Promise<SidecarUpResult
         log(`aifo: replacing sidecar ${name} (${have.State.Status}${have.Image === imageInfo.Id ? '' : ', other image'}${labels[LABEL_WORKSPACE] === workspace ? '' : ', other workspace'})`);
         await removeContainer(docker, name);
       }
-      const cachePath = imageInfo.Config?.Labels?.[IMAGE_LABEL_CACHE] ?? cachePaths.get(kind);
-      const mounts: Dockerode.MountSettings[] = [{ Type: 'bind', Source: workspace, Target: workspace }];
-      if ((opts.cache ?? true) && cachePath) mounts.push({ Type: 'volume', Source: cacheVolumeName(kind), Target: cachePath });
+      const cachePath = cachePathOf(imageInfo, kind);
       let container: Dockerode.Container;
       try {
-        container = await docker.createContainer({
-          name,
-          Image: image,
-          Cmd: ['sleep', 'infinity'],
-          User: `${opts.uid}:${opts.gid}`,
-          WorkingDir: workspace,
-          Labels: {
-            [LABEL_SIDECAR]: '1',
-            [LABEL_SESSION]: session,
-            [LABEL_KIND]: kind,
-            [LABEL_WORKSPACE]: workspace,
-            [LABEL_IMAGE_REF]: image,
-          },
-          HostConfig: {
-            NetworkMode: network,
-            Init: true,
-            Mounts: mounts,
-            SecurityOpt: ['no-new-privileges'],
-          },
-        });
+        container = await docker.createContainer(
+          sidecarCreateOptions({ kind, session, workspace, image, uid: opts.uid, gid: opts.gid, network, cachePath: (opts.cache ?? true) ? cachePath : undefined }),
+        );
       } catch (err) {
         if (errStatus(err) === 409) {
           // Another `up` created it in the meantime: use theirs if it runs.

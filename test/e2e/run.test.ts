@@ -217,6 +217,15 @@ test('--dry-run prints the plan and never the token; nothing starts', async () =
   assert.equal(r.code, 0);
   assert.match(r.stdout, /env: AIFO_TOOLEEXEC_URL AIFO_TOOLEEXEC_TOKEN AIFO_CODER_CONTAINER_NAME/);
   assert.match(r.stdout, /cmd: \["cargo","build"\]/);
+  // Every engine call with its arguments: the sidecar's and the probe's create requests in full.
+  const creates = r.stdout.split('\n').filter((l) => l.startsWith('  create: ')).map((l) => JSON.parse(l.slice('  create: '.length)));
+  assert.equal(creates.length, 3, 'sidecar, probe (--tcp), agent');
+  assert.match(creates[0].name, /^aifo-tc-rust-run-/);
+  assert.equal(creates[0].HostConfig.NetworkMode, 'none');
+  assert.deepEqual(creates[0].HostConfig.Mounts[0], { Type: 'bind', Source: workspace, Target: workspace });
+  assert.equal(creates[0].HostConfig.Mounts[1].Source, 'aifo-cache-rust');
+  assert.equal(creates[1].HostConfig.NetworkMode, 'host');
+  assert.ok(creates[2].Env.includes('AIFO_TOOLEEXEC_TOKEN=<token>'));
   assert.doesNotMatch(r.stdout + r.stderr, /[0-9a-f]{32}/, 'no token value');
   assertNothingNew(before, await leftovers());
 });
