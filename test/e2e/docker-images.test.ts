@@ -4,6 +4,7 @@
 // reproducible), PATH and SHELL, node for the shim, no compilers, slim without curl or apt.
 // Images by tag AIFO_TEST_IMAGE_TAG (default `local`); missing images fail with how to build.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +16,7 @@ import { SOURCE_DATE_EPOCH } from '../../src/images/mmdebstrap.js';
 import { DemuxStream } from '../../src/proxy/runners/docker/demux.js';
 import { writeShimDir } from '../../src/wrappers/layout.js';
 import { packageRoot } from '../../src/images/definitions.js';
+import { cliBundle } from '../helpers/proxy.js';
 
 const TAG = process.env['AIFO_TEST_IMAGE_TAG'] || 'local';
 const docker = new Dockerode();
@@ -85,6 +87,13 @@ describe('toolchain images', () => {
       assert.equal(r.out, 'clean\n');
     });
   }
+
+  test('aifo images build (the CLI): an image whose inputs did not change is skipped by its input hash', async () => {
+    const info = await requireImage(`aifo-toolchain-go:${TAG}`, 'aifo images build --toolchain go');
+    const out = execFileSync(process.execPath, [cliBundle, 'images', 'build', '--toolchain', 'go', '--tag', TAG], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { ref: string; id: string; skipped: boolean });
+    assert.deepEqual(lines.map((l) => [l.ref, l.skipped, l.id]), [[`aifo-toolchain-go:${TAG}`, true, info.Id]]);
+  });
 
   test('rust: cargo and rustc answer; the image has make and a C linker for build scripts', async () => {
     const r = await runIn(`aifo-toolchain-rust:${TAG}`, 'cargo --version && rustc --version && make --version | head -1 && cc --version | head -1', { user: '4321:4321' });

@@ -2,6 +2,7 @@
 // python toolchain image (the smallest), tag AIFO_TEST_IMAGE_TAG (default `local`).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -10,6 +11,7 @@ import type { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import Dockerode from 'dockerode';
 import { DemuxStream } from '../../src/proxy/runners/docker/demux.js';
+import { cliBundle } from '../helpers/proxy.js';
 import { defaultSession, readSessionFile, sessionFilePath, sidecarDown, sidecarList, sidecarMap, sidecarUp } from '../../src/sidecar/index.js';
 
 const TAG = process.env['AIFO_TEST_IMAGE_TAG'] || 'local';
@@ -138,6 +140,9 @@ test('ls lists a session; down removes its sidecars (any state) and the session 
   assert.equal(ls[0]!.state, 'running');
   assert.equal(ls[0]!.workspace, workspace);
   assert.equal(ls[0]!.image, IMAGE);
+  // The CLI prints the same, one tab-separated line per sidecar.
+  const cli = execFileSync(process.execPath, [cliBundle, 'sidecar', 'ls', '--session', session], { encoding: 'utf8' });
+  assert.equal(cli, `${ls[0]!.name}\tpython\trunning\t${IMAGE}\t${workspace}\n`);
   await docker.getContainer(ls[0]!.name).stop({ t: 0 });
   const removed = await sidecarDown({ session, docker });
   assert.deepEqual(removed, [`aifo-tc-python-${session}`]);
