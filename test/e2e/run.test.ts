@@ -13,7 +13,7 @@ import { proxyReady } from '../helpers/proxy-ready.js';
 let workspace: string;
 
 before(async () => {
-  for (const image of ['aifo-agent:local', 'aifo-toolchain-rust:local', 'aifo-toolchain-node:local', 'aifo-toolchain-python:local', 'aifo-toolchain-c-cpp:local']) {
+  for (const image of ['aifo-agent:local', 'aifo-agent-codex:local', 'aifo-toolchain-rust:local', 'aifo-toolchain-node:local', 'aifo-toolchain-python:local', 'aifo-toolchain-c-cpp:local']) {
     if (spawnSync('docker', ['image', 'inspect', image]).status !== 0) throw new Error(`image ${image} missing: build it with scripts/ci-docker.sh`);
   }
   workspace = await realpath(await mkdtemp(path.join(os.tmpdir(), 'aifo-e2e-run-')));
@@ -263,6 +263,17 @@ test('aifo run sets PATH (shims first, then the image\'s own) and SHELL for any 
   const plan = await finish(aifo(['run', '--dry-run', '--image', 'aifo-toolchain-node:local', '--toolchain', 'rust', '--workspace', workspace]));
   assert.ok(plan.stdout.split('\n').includes(`  PATH=/opt/aifo/bin:${imagePath}`), plan.stdout);
   assert.match(plan.stdout, /^  SHELL=\/opt\/aifo\/bin\/sh$/m);
+});
+
+test('aifo run starts a real coding agent: codex from the codex agent image, with the shims on its PATH', async () => {
+  const before = await leftovers();
+  const r = await finish(aifo(['run', '--image', 'aifo-agent-codex:local', '--toolchain', 'rust', '--workspace', workspace, '--', 'sh', '-c', 'codex --version && command -v cargo && cargo --version']));
+  assert.equal(r.code, 0, r.stderr);
+  const [codex, cargoPath, cargo] = r.stdout.trim().split('\n');
+  assert.match(codex!, /^codex(-cli)? \d+\.\d+/);
+  assert.equal(cargoPath, '/opt/aifo/bin/cargo');
+  assert.match(cargo!, /^cargo \d/);
+  assertNothingNew(before, await leftovers());
 });
 
 test('interactive agent shell under tmux: Ctrl-C stops cargo, npm and python and returns to a clean prompt, no extra shell left', async () => {
