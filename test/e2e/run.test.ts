@@ -276,6 +276,27 @@ test('aifo run starts a real coding agent: codex from the codex agent image, wit
   assertNothingNew(before, await leftovers());
 });
 
+test('the token of a real run is in no process list on the host (containers included) and in nothing the launcher prints, verbose', async () => {
+  const child = aifo(['run', '--verbose', '--toolchain', 'rust', '--workspace', workspace, '--', 'sh', '-c', 'cargo --version; echo ready; sleep 5']);
+  const done = finish(child);
+  let out = '';
+  await new Promise<void>((resolve) => child.stdout!.on('data', (c: Buffer) => ((out += c.toString()), out.includes('ready') && resolve())));
+  // The agent of this launcher, by its launcher label; the token is in its create request.
+  const agents = execFileSync('docker', ['ps', '--filter', 'label=org.aifo.agent', '--format', '{{.Names}} {{.Label "org.aifo.launcher"}}'], { encoding: 'utf8' });
+  const agent = agents.split('\n').find((l) => l.split(' ')[1]?.startsWith(`${child.pid}:`))?.split(' ')[0];
+  assert.ok(agent, agents);
+  const env = execFileSync('docker', ['inspect', '--format', '{{range .Config.Env}}{{println .}}{{end}}', agent], { encoding: 'utf8' });
+  const token = /^AIFO_TOOLEEXEC_TOKEN=([0-9a-f]{32})$/m.exec(env)?.[1];
+  assert.ok(token, 'the agent has a token');
+  const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+  assert.ok(ps.includes('sleep 5'), 'the agent\'s processes are in the host list');
+  assert.ok(!ps.includes(token), 'no argv on the host carries the token');
+  const r = await done;
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /aifo-coder: proxy result tool=cargo/, 'verbose proxy lines were printed');
+  assert.ok(!(r.stdout + r.stderr).includes(token), 'nothing the launcher printed carries the token');
+});
+
 test('interactive agent shell under tmux: Ctrl-C stops cargo, npm and python and returns to a clean prompt, no extra shell left', async () => {
   const pane = `aifo-e2e-${process.pid}`;
   const tmux = (...a: string[]): string => execFileSync('tmux', a, { encoding: 'utf8' });
