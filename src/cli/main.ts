@@ -120,7 +120,9 @@ await yargs(hideBin(process.argv))
         kinds: parseKinds(a.toolchain),
         image: a.image,
         workspace: a.workspace ?? process.cwd(),
-        transport: a.tcp ? 'tcp' : 'unix',
+        // A Unix socket bind-mounted into a container works where the engine shares this kernel
+        // (Linux); elsewhere (Docker Desktop's VM) only TCP reaches the host.
+        transport: a.tcp === true ? 'tcp' : a['unix-socket'] === true || process.platform === 'linux' ? 'unix' : 'tcp',
         dryRun: a['dry-run'] === true,
         keep: a.keep === true,
         command: ((a['--'] as (string | number)[] | undefined) ?? []).map(String),
