@@ -1,11 +1,12 @@
 // The built `aifo` CLI: shims write/check, proxy start-up output, option validation.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { statSync, unlinkSync } from 'node:fs';
+import { readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import split2 from 'split2';
-import { cliBundle, shimBundle, tempDir } from '../helpers/proxy.js';
+import { cliBundle, fixture, runShim, shimBundle, tempDir } from '../helpers/proxy.js';
+import { proxyReady } from '../helpers/proxy-ready.js';
 
 const aifo = (...args: string[]) => spawnSync(process.execPath, [cliBundle, ...args], { encoding: 'utf8' });
 
@@ -61,5 +62,42 @@ test('bad options and environment give one clear line and exit 2', () => {
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, re);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});
+
+test('aifo proxy takes the token from AIFO_TOOLEEXEC_TOKEN, else from an existing --token-file; --socket-mode 660', async (t) => {
+  const d = tempDir(t);
+  const start = async (args: string[], env: NodeJS.ProcessEnv): Promise<{ url: string; token: string }> => {
+    const p = spawn(process.execPath, [cliBundle, 'proxy', '--workspace', d, ...args], { env });
+    t.after(() => p.kill('SIGTERM'));
+    return proxyReady(p);
+  };
+  const noToken = { ...process.env };
+  delete noToken['AIFO_TOOLEEXEC_TOKEN'];
+  const fromEnv = await start([], { ...noToken, AIFO_TOOLEEXEC_TOKEN: 'token-from-the-environment' });
+  assert.equal(fromEnv.token, 'token-from-the-environment');
+  const tokenFile = path.join(d, 'kept-token');
+  writeFileSync(tokenFile, 'token-from-the-file\n', { mode: 0o600 });
+  const fromFile = await start(['--token-file', tokenFile], noToken);
+  assert.equal(fromFile.token, 'token-from-the-file');
+  assert.equal(readFileSync(tokenFile, 'utf8'), 'token-from-the-file\n', 'an existing token file is read, not rewritten');
+  const sock = path.join(d, 'group.sock');
+  await start(['--listen', `unix://${sock}`, '--socket-mode', '660'], noToken);
+  assert.equal(statSync(sock).mode & 0o777, 0o660);
+});
+
+test('aifo proxy --max-secs and AIFO_TOOLEEXEC_MAX_SECS stop a tool at its max runtime: exit 124', async (t) => {
+  const d = tempDir(t);
+  const noToken = { ...process.env };
+  delete noToken['AIFO_TOOLEEXEC_TOKEN'];
+  for (const [args, env] of [[['--max-secs', '1'], noToken], [[], { ...noToken, AIFO_TOOLEEXEC_MAX_SECS: '1' }]] as const) {
+    const p = spawn(process.execPath, [cliBundle, 'proxy', '--workspace', d, ...args], { env });
+    t.after(() => p.kill('SIGTERM'));
+    const { url, token } = await proxyReady(p);
+    const t0 = performance.now();
+    const r = runShim({ url, token, workspace: d }, [fixture('forever.mjs')]);
+    assert.equal((await r.exit).code, 124, Buffer.concat(r.stderr).toString());
+    const secs = (performance.now() - t0) / 1000;
+    assert.ok(secs >= 1 && secs < 8, `ended after ${secs.toFixed(1)} s`);
   }
 });
