@@ -8,7 +8,9 @@ export type ExecEnd =
   | { readonly kind: 'signaled'; readonly signal: string }
   | { readonly kind: 'timedOut' }
   | { readonly kind: 'disconnected' }
-  | { readonly kind: 'spawnFailed'; readonly reason: string };
+  | { readonly kind: 'spawnFailed'; readonly reason: string }
+  /** The toolchain sidecar stopped or was removed while the tool ran (docker runner). */
+  | { readonly kind: 'sidecarGone'; readonly reason: string };
 
 export const ended = {
   exited: (code: number): ExecEnd => ({ kind: 'exited', code }),
@@ -16,7 +18,11 @@ export const ended = {
   timedOut: (): ExecEnd => ({ kind: 'timedOut' }),
   disconnected: (): ExecEnd => ({ kind: 'disconnected' }),
   spawnFailed: (reason: string): ExecEnd => ({ kind: 'spawnFailed', reason }),
+  sidecarGone: (reason: string): ExecEnd => ({ kind: 'sidecarGone', reason }),
 };
+
+/** `X-Aifo-End` of a sidecar that went away mid-exec; the shim explains it on stderr. */
+export const END_SIDECAR_GONE = 'error=sidecar-gone';
 
 /**
  * The exit status a caller sees: the tool's own code, 128+N for a death by signal N (as a
@@ -34,6 +40,8 @@ export function exitCodeOf(end: ExecEnd): number {
       // Nobody reads it; for logs, the shell's value for a hang-up.
       return 128 + 1;
     case 'spawnFailed':
+    case 'sidecarGone':
+      // Failure must look like failure, not like the tool's own death by SIGKILL.
       return EXIT_PROTOCOL_ERROR;
   }
 }
@@ -51,6 +59,8 @@ export function endTrailer(end: ExecEnd): string {
       return 'error=disconnected';
     case 'spawnFailed':
       return 'error=spawn';
+    case 'sidecarGone':
+      return END_SIDECAR_GONE;
   }
 }
 
@@ -67,6 +77,8 @@ export function endLogKind(end: ExecEnd): string {
       return 'disconnected';
     case 'spawnFailed':
       return 'spawn-failed';
+    case 'sidecarGone':
+      return 'sidecar-gone';
   }
 }
 
@@ -80,6 +92,7 @@ export function parseEndTrailer(value: string | undefined, exitCode: number): Ex
     const s = v.slice('signal='.length);
     return signalNumber(s) === undefined ? undefined : ended.signaled(s);
   }
+  if (v === END_SIDECAR_GONE) return ended.sidecarGone('the toolchain sidecar went away');
   if (v.startsWith('error=')) return ended.spawnFailed(v.slice('error='.length));
   return undefined;
 }

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { END_SIDECAR_GONE } from '../protocol/end.js';
 import { EXIT_PROTOCOL_ERROR } from '../protocol/wire.js';
 import { NOTIFY_TOOL } from '../protocol/tools.js';
 import { ConfigError, readConfig, type ShimConfig } from './config.js';
@@ -130,6 +131,9 @@ async function runExec(cfg: ShimConfig, tool: string, args: string[]): Promise<n
 async function finish(cfg: ShimConfig, outcome: Outcome, lastForwarded: string | undefined): Promise<never> {
   switch (outcome.type) {
     case 'exit': {
+      if (outcome.end === END_SIDECAR_GONE) {
+        process.stderr.write('aifo-shim: the toolchain sidecar stopped or was removed while the tool ran; start it again (aifo sidecar up) and retry\n');
+      }
       if (lastForwarded !== undefined) {
         if (lastForwarded !== 'KILL' && cfg.killParentShell) await killParentShell();
         exitAfterFlush(cfg.exitZeroOnSignal ? 0 : (LEGACY_SIGNAL_EXIT[lastForwarded] ?? outcome.code));

@@ -38,6 +38,11 @@ test('end records map to exit codes and trailers, and back', () => {
   assert.deepEqual(parseEndTrailer('signal=HUP', 129), ended.signaled('HUP'));
   assert.deepEqual(parseEndTrailer('exited', 4), ended.exited(4));
   assert.equal(parseEndTrailer('bogus', 0), undefined);
+  // A sidecar that went away mid-exec: a set-up failure (86), said so in the trailer.
+  const gone = ended.sidecarGone('x');
+  assert.equal(exitCodeOf(gone), 86);
+  assert.equal(endTrailer(gone), 'error=sidecar-gone');
+  assert.equal(parseEndTrailer('error=sidecar-gone', 86)?.kind, 'sidecarGone');
 });
 
 test('exec ids and signal names are validated', () => {

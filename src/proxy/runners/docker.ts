@@ -46,6 +46,11 @@ const GROUP_EXEC_TIMEOUT_MS = 10_000;
  * little memory before backpressure stops the tool.
  */
 const OUTPUT_BUFFER = { highWaterMark: 64 * 1024 };
+/**
+ * After a tool died by signal, how long to wait for the engine to say whether its sidecar was
+ * stopped or removed (the cost, once, of every death by signal in the docker runner).
+ */
+const SIDECAR_END_SETTLE_MS = 100;
 /** Terminal size for TTY execs (Engine API ≥ 1.42 `ConsoleSize`; older engines ignore it). */
 const CONSOLE_SIZE: [number, number] = [24, 80];
 
@@ -99,6 +104,29 @@ export function createDockerRunner(opts: DockerRunnerOptions): Runner {
     return name;
   }
 
+  /** False when the engine says the container is gone or not running; true when in doubt. */
+  async function containerRunning(container: string): Promise<boolean> {
+    try {
+      return (await docker.getContainer(container).inspect()).State.Running;
+    } catch (err) {
+      return !isSidecarGone(err);
+    }
+  }
+
+  /**
+   * Whether a tool's death by signal was its sidecar's end (`docker rm -f`, `docker stop`): the
+   * engine's kill/die/stop/destroy event for the container since the exec started, or the
+   * container no longer running. Asked twice, SIDECAR_END_SETTLE_MS apart, because the exec can
+   * report its end before the event arrives and while the container still counts as running.
+   */
+  async function sidecarEnded(container: string, since: number): Promise<boolean> {
+    for (let i = 0; i < 2; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, SIDECAR_END_SETTLE_MS));
+      if (placement.stoppedSince(container, since) || !(await containerRunning(container))) return true;
+    }
+    return false;
+  }
+
   /** Turns an engine failure to create/start an exec into the protocol's error. */
   function startError(err: unknown, spec: ExecSpec, container: string): AifoError {
     if (err instanceof AifoError) return err;
@@ -138,6 +166,7 @@ export function createDockerRunner(opts: DockerRunnerOptions): Runner {
 
     let pgid: string | undefined;
     let finished = false;
+    const startedAt = performance.now();
     let lastData = performance.now();
     raw.on('data', () => (lastData = performance.now()));
 
@@ -198,10 +227,16 @@ export function createDockerRunner(opts: DockerRunnerOptions): Runner {
       }
       try {
         const info = exitInfo ?? (await waitExecExit(exec));
+        // A death by signal may be the sidecar's end (`docker rm -f`, `docker stop`) rather
+        // than the tool's: only then is the container no longer running.
+        if (info.ExitCode !== null && info.ExitCode !== undefined && info.ExitCode > 128 && (await sidecarEnded(container, startedAt))) {
+          placement.invalidate(container);
+          return ended.sidecarGone(`sidecar ${container} stopped or was removed during the exec`);
+        }
         return endFromExitCode(info.ExitCode);
       } catch (err) {
         placement.invalidate(container);
-        return ended.spawnFailed(`sidecar ${container} went away: ${engineMessage(err)}`);
+        return ended.sidecarGone(`sidecar ${container} went away: ${engineMessage(err)}`);
       } finally {
         finished = true;
       }

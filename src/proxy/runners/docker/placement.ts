@@ -42,6 +42,8 @@ export function noSidecar(tool: string, route: Route, why?: string): AifoError {
 export class Placement {
   private readonly states = new Map<string, SidecarState>();
   private readonly probes = new Map<string, { has: boolean; at: number }>();
+  /** When the engine last said a sidecar is being stopped or removed (kill, die, stop, destroy). */
+  private readonly stopping = new Map<string, number>();
   private events: Readable | undefined;
   private eventsLive = false;
   private closed = false;
@@ -55,6 +57,11 @@ export class Placement {
 
   containerOf(kind: ToolchainKind): string | undefined {
     return this.sidecars.get(kind);
+  }
+
+  /** True when the engine reported `name` being killed, stopped or removed after time `since`. */
+  stoppedSince(name: string, since: number): boolean {
+    return (this.stopping.get(name) ?? -Infinity) >= since;
   }
 
   /** Forget what is known about `name` (after a failed exec, or an event). */
@@ -83,9 +90,10 @@ export class Placement {
         };
         s.pipe(split2()).on('data', (line: string) => {
           try {
-            const ev = JSON.parse(line) as { Actor?: { ID?: string; Attributes?: { name?: string } } };
+            const ev = JSON.parse(line) as { Action?: string; Actor?: { ID?: string; Attributes?: { name?: string } } };
             const name = ev.Actor?.Attributes?.name;
             if (name) this.states.delete(name);
+            if (name && /^(kill|die|stop|destroy)$/.test(ev.Action ?? '')) this.stopping.set(name, performance.now());
             for (const [n, st] of this.states) if (st.id === ev.Actor?.ID) this.states.delete(n);
           } catch {
             this.states.clear();
