@@ -322,6 +322,38 @@ describe('docker runner: placement', () => {
 });
 
 describe('docker runner: sidecar missing or stopped', () => {
+  test('routing follows the sidecars: make leaves a stopped c-cpp for rust, comes back when c-cpp runs again, and probes a recreated one anew', async () => {
+    const ws = await realpath(await mkdtemp(path.join(os.tmpdir(), 'aifo-e2e-route-')));
+    await chmod(ws, 0o777);
+    const s = `e2e-route-${randomBytes(3).toString('hex')}`;
+    try {
+      const up = await sidecarUp({ kinds: ['rust', 'c-cpp'], workspace: ws, session: s, tag: TAG, uid: process.getuid!(), gid: process.getgid!() });
+      const cpp = up.sidecars['c-cpp']!;
+      const r = createDockerRunner({ sidecars: new Map([['rust', up.sidecars.rust!], ['c-cpp', cpp]]), docker });
+      try {
+        const make = routeTool('make')!;
+        assert.equal(await r.place('make', make), 'c-cpp');
+        await docker.getContainer(cpp).stop({ t: 0 });
+        assert.equal(await r.place('make', make), 'rust', 'a stopped c-cpp is skipped');
+        await docker.getContainer(cpp).start();
+        assert.equal(await r.place('make', make), 'c-cpp', 'the preferred sidecar is used again once it runs');
+        assert.equal(await r.place('cmake', routeTool('cmake')!), 'c-cpp', 'probed: c-cpp has cmake');
+        // Recreated under the same name from an image without cmake: the cached "has cmake"
+        // belongs to the old container and must not be used.
+        await docker.getContainer(cpp).remove({ force: true });
+        const created = await docker.createContainer({ name: cpp, Image: `aifo-toolchain-python:${TAG}`, Cmd: ['sleep', 'infinity'], HostConfig: { NetworkMode: 'none' } });
+        await created.start();
+        await assert.rejects(r.place('cmake', routeTool('cmake')!), (err: unknown) => err instanceof AifoError && err.status === 409);
+      } finally {
+        await r.close();
+      }
+    } finally {
+      await sidecarDown({ session: s, docker });
+      await docker.getContainer(`aifo-tc-c-cpp-${s}`).remove({ force: true }).catch(() => undefined);
+      await rm(ws, { recursive: true, force: true });
+    }
+  });
+
   test('a stopped sidecar gives 409 from place and from start, and no hang', async () => {
     const ws = await realpath(await mkdtemp(path.join(os.tmpdir(), 'aifo-e2e-stop-')));
     const s = `e2e-stop-${randomBytes(3).toString('hex')}`;
