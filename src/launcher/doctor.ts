@@ -99,6 +99,27 @@ async function socketPermissions(): Promise<Finding> {
   }
 }
 
+/**
+ * The engine's Unix socket (DOCKER_HOST unix://…, else /var/run/docker.sock): whoever can write
+ * to it controls the engine, and with it the sidecars and every workspace mounted in them.
+ * Returns undefined for an engine reached over TCP or SSH (nothing to check here).
+ */
+export async function engineSocketPermissions(dockerHost: string | undefined): Promise<Finding | undefined> {
+  const sock = dockerHost === undefined || dockerHost === '' ? '/var/run/docker.sock' : dockerHost.startsWith('unix://') ? dockerHost.slice('unix://'.length) : undefined;
+  if (sock === undefined) return undefined;
+  let st;
+  try {
+    st = await stat(sock);
+  } catch (err) {
+    return { ok: false, what: `engine socket ${sock}: ${(err as Error).message}`, fix: 'start the engine, or point DOCKER_HOST at its socket' };
+  }
+  const mode = st.mode & 0o777;
+  if (mode & 0o002) {
+    return { ok: false, what: `engine socket ${sock} is world-writable (${mode.toString(8)}): every user of this machine controls the engine and the workspaces in the sidecars`, fix: `chmod o-rwx ${sock} (and give access through the docker group)` };
+  }
+  return { ok: true, what: `engine socket ${sock} is ${mode.toString(8)}, owner ${st.uid}:${st.gid}, not world-writable` };
+}
+
 export async function doctor(o: DoctorOptions, print: (f: Finding) => void): Promise<boolean> {
   const docker = new Dockerode();
   const findings: Finding[] = [];
@@ -126,6 +147,8 @@ export async function doctor(o: DoctorOptions, print: (f: Finding) => void): Pro
       for (const t of ['unix', 'tcp'] as const) add(await probeFromAgent(docker, o.image, t).catch((e: Error) => ({ ok: false, what: `probe over ${t} failed: ${e.message}`, fix: 'run aifo doctor again with the engine up' })));
     }
   }
+  const engineSocket = await engineSocketPermissions(process.env['DOCKER_HOST']);
+  if (engineSocket) add(engineSocket);
   add(await socketPermissions());
   if (o.shimDir) {
     const problems = await checkShimDir(o.shimDir);
