@@ -55,10 +55,11 @@ test('proxy SIGKILLed mid-stream: the shim follows the disconnect rules promptly
   assert.equal(existsSync(sock), false, 'SIGTERM removes the socket');
 });
 
-test('proxy SIGTERMed while execs run: they are escalated and their clients get a final answer', async (t) => {
+test('proxy SIGTERMed while execs run: they are escalated, their clients get a final answer, the socket is removed', async (t) => {
   const home = tempDir(t);
   const workspace = tempDir(t);
-  const p = await proxyChild(t, ['--workspace', workspace], home);
+  const sock = path.join(tempDir(t), 'toolexec.sock');
+  const p = await proxyChild(t, ['--listen', `unix://${sock}`, '--workspace', workspace], home);
   const runs = [runShim({ url: p.url, token: p.token, workspace }, [fixture('forever.mjs')]), runShim({ url: p.url, token: p.token, workspace }, [fixture('forever.mjs'), 'ignore-int'])];
   const groups = await Promise.all(runs.map(async (r) => parsePidLine(await r.waitFor('pid=')).pgid));
   p.child.kill('SIGTERM');
@@ -67,6 +68,7 @@ test('proxy SIGTERMed while execs run: they are escalated and their clients get 
   for (const g of groups) assert.equal(groupAlive(g), false);
   // The proxy may be gone before the shims report: its close was listened for from spawn on.
   assert.equal(await p.closed, 0);
+  assert.equal(existsSync(sock), false, 'the socket is removed');
 });
 
 test('client gone before headers, mid-body or mid-stream: no exec, no process left', async (t) => {
