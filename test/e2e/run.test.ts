@@ -54,6 +54,12 @@ function aifo(args: string[], env: NodeJS.ProcessEnv = process.env): ReturnType<
   return spawn(process.execPath, [cliBundle, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+/** Resolves once the child's stdout has printed `needle`. */
+function printed(child: ReturnType<typeof spawn>, needle: string): Promise<void> {
+  let out = '';
+  return new Promise<void>((resolve) => child.stdout!.on('data', (c: Buffer) => ((out += c.toString()), out.includes(needle) && resolve())));
+}
+
 function finish(child: ReturnType<typeof spawn>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
@@ -97,8 +103,7 @@ test('Ctrl-C (SIGINT) to the launcher stops the agent and removes everything', a
   const before = await leftovers();
   const child = aifo(['run', '--toolchain', 'c-cpp', '--workspace', workspace, '--', 'make', 'sleepy']);
   const done = finish(child);
-  let out = '';
-  await new Promise<void>((resolve) => child.stdout!.on('data', (c: Buffer) => ((out += c.toString()), out.includes('started') && resolve())));
+  await printed(child, 'started');
   child.kill('SIGINT');
   const r = await done;
   assert.equal(r.code, 130, '128+SIGINT');
@@ -109,8 +114,7 @@ test('SIGTERM to the launcher: the running tool is stopped, the agent removed; -
   const before = await leftovers();
   const child = aifo(['run', '--keep', '--toolchain', 'c-cpp', '--workspace', workspace, '--', 'make', 'sleepy']);
   const done = finish(child);
-  let out = '';
-  await new Promise<void>((resolve) => child.stdout!.on('data', (c: Buffer) => ((out += c.toString()), out.includes('started') && resolve())));
+  await printed(child, 'started');
   child.kill('SIGTERM');
   const r = await done;
   assert.equal(r.code, 143, '128+SIGTERM');
@@ -127,8 +131,7 @@ test('SIGTERM to the launcher: the running tool is stopped, the agent removed; -
 test('after a SIGKILLed launcher, the next aifo run removes what it left', async () => {
   const pre = await leftovers();
   const child = aifo(['run', '--toolchain', 'c-cpp', '--workspace', workspace, '--', 'make', 'sleepy']);
-  let out = '';
-  await new Promise<void>((resolve) => child.stdout!.on('data', (c: Buffer) => ((out += c.toString()), out.includes('started') && resolve())));
+  await printed(child, 'started');
   child.kill('SIGKILL');
   await new Promise((r) => child.on('close', r));
   const stale = await leftovers();
@@ -194,11 +197,7 @@ test('exit-code mapping in the agent container, disconnect row: 0 by default, 1 
         '-e', 'AIFO_TOOLEEXEC_URL', '-e', 'AIFO_TOOLEEXEC_TOKEN', '-e', 'AIFO_SHIM_EXIT_ZERO_ON_DISCONNECT',
         'aifo-agent:local', 'sh', '-c', 'python3 -c "import time; print(\'started\', flush=True); time.sleep(300)"; echo "rc=$?"'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       const done = finish(agent);
-      await new Promise<void>((resolve) => {
-        agent.stdout!.on('data', (c: Buffer) => {
-          if (c.toString().includes('started')) resolve();
-        });
-      });
+      await printed(agent, 'started');
       proxy.kill('SIGKILL');
       const r = await done;
       assert.equal(r.code, 0, r.stderr);
@@ -279,8 +278,7 @@ test('aifo run starts a real coding agent: codex from the codex agent image, wit
 test('the token of a real run is in no process list on the host (containers included) and in nothing the launcher prints, verbose', async () => {
   const child = aifo(['run', '--verbose', '--toolchain', 'rust', '--workspace', workspace, '--', 'sh', '-c', 'cargo --version; echo ready; sleep 5']);
   const done = finish(child);
-  let out = '';
-  await new Promise<void>((resolve) => child.stdout!.on('data', (c: Buffer) => ((out += c.toString()), out.includes('ready') && resolve())));
+  await printed(child, 'ready');
   // The agent of this launcher, by its launcher label; the token is in its create request.
   const agents = execFileSync('docker', ['ps', '--filter', 'label=org.aifo.agent', '--format', '{{.Names}} {{.Label "org.aifo.launcher"}}'], { encoding: 'utf8' });
   const agent = agents.split('\n').find((l) => l.split(' ')[1]?.startsWith(`${child.pid}:`))?.split(' ')[0];
