@@ -236,7 +236,11 @@ export function createDockerRunner(opts: DockerRunnerOptions): Runner {
         return endFromExitCode(info.ExitCode);
       } catch (err) {
         placement.invalidate(container);
-        return ended.sidecarGone(`sidecar ${container} went away: ${engineMessage(err)}`);
+        // Only the engine saying so makes it the sidecar's end; a dockerd restart or a reset
+        // socket is a failure of the exec, not a missing sidecar.
+        return isSidecarGone(err)
+          ? ended.sidecarGone(`sidecar ${container} went away: ${engineMessage(err)}`)
+          : ended.spawnFailed(`lost the exec in ${container}: ${engineMessage(err)}`);
       } finally {
         finished = true;
       }

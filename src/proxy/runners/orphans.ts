@@ -40,20 +40,39 @@ function pidNamespace(): string {
   }
 }
 
-/** This proxy as the owner of an exec elsewhere (a sidecar): `PID START PIDNS`. */
+/**
+ * This boot of this kernel. Every host's first pid namespace has the same inode, so the
+ * namespace alone does not tell two machines that share a sidecar (a remote engine) apart.
+ */
+function bootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || '?';
+  } catch {
+    return '?';
+  }
+}
+
+const selfUid = String(process.getuid?.() ?? '?');
+
+/** This proxy as the owner of an exec elsewhere (a sidecar): `PID START PIDNS BOOTID UID`. */
 export function ownerId(): string {
-  return `${process.pid} ${selfStart} ${pidNamespace()}`;
+  return `${process.pid} ${selfStart} ${pidNamespace()} ${bootId()} ${selfUid}`;
 }
 
 /**
- * True only when `owner` (as ownerId wrote it) provably names a proxy that is gone: same pid
- * namespace as ours, and no process with that pid and start time. Anything unreadable is
- * treated as alive, so a doubtful exec is never stopped.
+ * True only when `owner` (as ownerId wrote it) provably names a proxy that is gone: same boot,
+ * same pid namespace, and no process with that pid and start time. The owner's uid must be ours
+ * (or we are root): /proc mounted with hidepid hides other users' processes, which would make a
+ * live proxy look dead. Anything unreadable or different is treated as alive, so a doubtful exec
+ * is never stopped.
  */
 export function ownerGone(owner: readonly string[]): boolean {
-  const [pid, start, ns] = owner;
-  if (!pid || !/^\d+$/.test(pid) || !start || start === '?' || ns === undefined || ns === '?') return false;
-  return ns === pidNamespace() && !alive(Number(pid), start);
+  const [pid, start, ns, boot, uid] = owner;
+  const known = (v: string | undefined): v is string => v !== undefined && v !== '' && v !== '?';
+  if (!known(pid) || !/^\d+$/.test(pid) || !known(start) || !known(ns) || !known(boot) || !known(uid)) return false;
+  if (ns !== pidNamespace() || boot !== bootId()) return false;
+  if (uid !== selfUid && selfUid !== '0') return false;
+  return !alive(Number(pid), start);
 }
 
 /**

@@ -6,6 +6,7 @@ import { test, type TestContext } from 'node:test';
 import split2 from 'split2';
 import { cliBundle, fixture, groupAlive, parsePidLine, runShim, tempDir, waitGroupGone } from '../../helpers/proxy.js';
 import { proxyReady } from '../../helpers/proxy-ready.js';
+import { ownerGone, ownerId } from '../../../src/proxy/runners/orphans.js';
 
 async function proxyChild(t: TestContext, home: string, workspace: string): Promise<{ child: ChildProcess; url: string; token: string; stderr: string[] }> {
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
@@ -40,4 +41,16 @@ test('a restarted proxy stops the tool groups its SIGKILLed predecessor left, an
   keptRun.child.kill('SIGINT');
   await keptRun.exit;
   await orphanRun.exit;
+});
+
+test('ownerGone: only an owner on this boot, in this pid namespace, whose pid and start time no longer match', () => {
+  const me = ownerId().split(' ');
+  assert.equal(me.length, 5, ownerId());
+  const [pid, , ns, boot, uid] = me as [string, string, string, string, string];
+  assert.equal(ownerGone(me), false, 'a live owner');
+  assert.equal(ownerGone([pid, '1', ns, boot, uid]), true, 'same pid, other start time: that proxy is gone');
+  assert.equal(ownerGone([pid, '1', ns, 'another-boot', uid]), false, 'another machine or boot: cannot tell');
+  assert.equal(ownerGone([pid, '1', '1', boot, uid]), false, 'another pid namespace: cannot tell');
+  assert.equal(ownerGone([pid, '1', ns, boot]), false, 'an old record without boot id and uid');
+  assert.equal(ownerGone([pid, '?', ns, boot, uid]), false, 'unknown start time');
 });
