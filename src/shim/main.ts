@@ -111,7 +111,8 @@ async function runExec(cfg: ShimConfig, tool: string, args: string[]): Promise<n
   let interrupts = 0;
   const forward = (sig: string): void => {
     lastForwarded = sig;
-    void (cfg.native ? postSignal(cfg, sig) : curlSignal(cfg, sig));
+    // Best effort: a signal that cannot be delivered leaves the exec to end or be cut as it will.
+    void (cfg.native ? postSignal(cfg, sig) : curlSignal(cfg, sig)).catch(() => 0);
   };
   process.on('SIGINT', () => {
     interrupts += 1;

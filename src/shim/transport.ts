@@ -190,6 +190,16 @@ export function nativeNotify(cfg: ShimConfig, cmd: string, args: readonly string
   return { outcome, abort: () => request.destroy() };
 }
 
+/** Private directories (they hold the token) and curl processes of exchanges not yet settled. */
+const inFlight = new Set<string>();
+const children = new Set<ReturnType<typeof spawn>>();
+// The shim may exit while a curl /signal is still out (the exec ended first): nothing holding
+// the token stays on disk, no curl outlives us.
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGTERM');
+  for (const d of inFlight) rmSync(d, { recursive: true, force: true });
+});
+
 /**
  * The curl fallback (AIFO_SHIM_NATIVE_HTTP=0): every request the shim makes goes through curl,
  * /exec, /signal and /notify alike. curl dumps headers (and, after the body, trailers) with `-D`
@@ -226,19 +236,27 @@ function curlPost(
   let url: string;
   if (cfg.target.type === 'unix') {
     url = `http://localhost${name}`;
-  } else if (name === '/exec') {
-    url = cfg.target.url;
   } else {
+    // The same path the native client uses: the parsed one (no query), /signal and /notify
+    // next to /exec.
     const u = new URL(cfg.target.url);
-    u.pathname = siblingPath(cfg.target, name);
+    u.pathname = name === '/exec' ? cfg.target.path : siblingPath(cfg.target, name);
+    u.search = '';
+    u.hash = '';
     url = u.toString();
   }
   const urlArgs = cfg.target.type === 'unix' ? ['--unix-socket', cfg.target.socketPath, url] : [url];
+  // curl shares our process group, so a Ctrl-C on the terminal reaches it too: started with
+  // INT and QUIT ignored (an ignored signal stays ignored across exec), it keeps the exchange
+  // open while we forward the signal to the proxy, as the native client does.
   const child = spawn(
-    'curl',
-    ['-sS', '--no-buffer', ...curlOptions, '-D', dumpFile, '-X', 'POST', '-H', `@${headerFile}`, '--data-binary', '@-', ...urlArgs],
+    '/bin/sh',
+    ['-c', 'trap "" INT QUIT; exec curl "$@"', 'curl', '-sS', '--no-buffer', ...curlOptions, '-D', dumpFile, '-X', 'POST', '-H', `@${headerFile}`, '--data-binary', '@-', ...urlArgs],
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
+  inFlight.add(dir);
+  children.add(child);
+  child.once('close', () => children.delete(child));
   let resolveStatus!: (s: number | undefined) => void;
   const status = new Promise<number | undefined>((r) => (resolveStatus = r));
   const outcome = new Promise<Outcome>((resolve) => {
@@ -248,6 +266,7 @@ function curlPost(
         settled = true;
         resolveStatus(statusOf(readDump()));
         rmSync(dir, { recursive: true, force: true });
+        inFlight.delete(dir);
         resolve(o);
       }
     };

@@ -101,6 +101,17 @@ test('curl fallback: Ctrl-C reaches the group through curl\'s /signal, over TCP 
   }
 });
 
+test('curl fallback: a Ctrl-C to the whole process group (as a terminal sends it) does not cut the exchange', async (t) => {
+  const p = await startProxy(t);
+  // Its own process group, so the test can signal shim and curl together.
+  const r = runShim(p, [fixture('forever.mjs')], { env: { AIFO_SHIM_NATIVE_HTTP: '0' }, detached: true });
+  const { pgid } = parsePidLine(await r.waitFor('pid='));
+  process.kill(-r.child.pid!, 'SIGINT');
+  assert.equal((await r.exit).code, 0, text(r.stderr));
+  assert.doesNotMatch(text(r.stderr), /disconnect/, 'curl stayed attached until the group was gone');
+  assert.equal(groupAlive(pgid), false);
+});
+
 test('curl fallback (AIFO_SHIM_NATIVE_HTTP=0): output, exit code, errors, unix socket', async (t) => {
   for (const unix of [false, true]) {
     const p = await startProxy(t, { unix });
