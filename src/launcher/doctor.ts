@@ -27,9 +27,10 @@ export interface Finding {
 const PROBE_TOOL = 'aifo-doctor-probe';
 
 /** The probe container of agentReaches (also printed by `aifo run --dry-run`). */
-export function probeCreateOptions(image: string, url: string, token: string, hostConfig: Dockerode.HostConfig, workdir: string): Dockerode.ContainerCreateOptions {
+export function probeCreateOptions(image: string, url: string, token: string, hostConfig: Dockerode.HostConfig, workdir: string, labels: Record<string, string> = {}): Dockerode.ContainerCreateOptions {
   return {
     Image: image,
+    Labels: labels,
     Cmd: ['/opt/aifo/bin/aifo-shim', PROBE_TOOL],
     // Must lie in the proxy's workspace, or the request stops at the cwd check (400).
     WorkingDir: workdir,
@@ -44,8 +45,8 @@ export function probeCreateOptions(image: string, url: string, token: string, ho
  * back, which only a reachable proxy that accepted the token can send. Returns the shim's last
  * output line otherwise.
  */
-export async function agentReaches(docker: Dockerode, image: string, url: string, token: string, hostConfig: Dockerode.HostConfig, workdir = '/tmp'): Promise<{ ok: boolean; detail: string }> {
-  const c = await docker.createContainer(probeCreateOptions(image, url, token, hostConfig, workdir));
+export async function agentReaches(docker: Dockerode, image: string, url: string, token: string, hostConfig: Dockerode.HostConfig, workdir = '/tmp', labels: Record<string, string> = {}): Promise<{ ok: boolean; detail: string }> {
+  const c = await docker.createContainer(probeCreateOptions(image, url, token, hostConfig, workdir, labels));
   try {
     await c.start();
     await c.wait();

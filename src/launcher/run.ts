@@ -225,17 +225,30 @@ export async function aifoRun(o: RunOptions): Promise<number> {
   // Inspecting the image starts nothing, so the dry run shows the real PATH too.
   const pathEnv = agentPath(await imagePath(docker, opts.image));
 
+  // Everything this run creates carries its launcher id, so a next run can remove it should this
+  // launcher die (SIGKILL) at any point; kept sidecars (--keep) are meant to outlive it.
+  const mine = { [LABEL_LAUNCHER]: launcherId(), [LABEL_SESSION]: session };
   if (opts.dryRun) {
     const url = opts.transport === 'unix' ? AGENT_URL_UNIX : 'http://127.0.0.1:<port>/exec';
     const createOptions = agentCreateOptions(opts, session, agentName, url, '<token>', opts.transport === 'unix' ? '<socket-dir>' : undefined, tty, pathEnv);
     const sidecars = await Promise.all(
       opts.kinds.map(async (kind) => {
         const image = `aifo-toolchain-${kind}:${opts.tag ?? 'local'}`;
-        const c = sidecarCreateOptions({ kind, session, workspace, image, uid: process.getuid?.() ?? 1000, gid: process.getgid?.() ?? 1000, network: 'none', cachePath: await sidecarCachePath(docker, kind, image) });
+        const c = sidecarCreateOptions({
+          kind,
+          session,
+          workspace,
+          image,
+          uid: process.getuid?.() ?? 1000,
+          gid: process.getgid?.() ?? 1000,
+          network: 'none',
+          cachePath: await sidecarCachePath(docker, kind, image),
+          labels: opts.keep ? undefined : { [LABEL_LAUNCHER]: mine[LABEL_LAUNCHER] },
+        });
         return { ...c, name: c.name!, Image: image };
       }),
     );
-    const probe = opts.transport === 'tcp' ? probeCreateOptions(opts.image, url, '<token>', probeHostConfig(opts), workspace) : undefined;
+    const probe = opts.transport === 'tcp' ? probeCreateOptions(opts.image, url, '<token>', probeHostConfig(opts), workspace, mine) : undefined;
     printPlan(opts, { session, agentName, sidecars, probe, createOptions, envNames, url });
     return 0;
   }
@@ -247,7 +260,36 @@ export async function aifoRun(o: RunOptions): Promise<number> {
   };
   let exitCode = 1;
   let stoppedBy: NodeJS.Signals | undefined;
+  let container: Dockerode.Container | undefined;
+  // Signals are ours from here on, so that a Ctrl-C during start-up still cleans up: before the
+  // agent exists it stops the start-up at the next step, after that it stops the agent.
+  const stop = (sig: NodeJS.Signals): void => {
+    stoppedBy ??= sig;
+    log(`aifo: ${sig}: stopping${container ? ' the agent' : ''}`);
+    // TERM, then KILL after the grace: an interactive shell ignores TERM.
+    if (container) void container.stop({ t: AGENT_STOP_GRACE_SECS }).catch(() => undefined);
+  };
+  const onInt = (): void => stop('SIGINT');
+  const onTerm = (): void => stop('SIGTERM');
+  const onHup = (): void => stop('SIGHUP');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  process.on('SIGHUP', onHup);
+  cleanups.push(async () => {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    process.off('SIGHUP', onHup);
+  });
+  const stopped = new Error('stopped by a signal during start-up');
+  const checkStop = (): void => {
+    if (stoppedBy) throw stopped;
+  };
+  let agentStarted = false;
   try {
+    // Registered before the first sidecar exists: a start-up that fails half-way (one kind's
+    // image missing) removes the sidecars already started. --keep keeps them only once the
+    // agent ran.
+    cleanups.push(() => (opts.keep && agentStarted ? Promise.resolve() : sidecarDown({ session, docker })));
     const up = await sidecarUp({
       kinds: opts.kinds,
       workspace,
@@ -255,9 +297,10 @@ export async function aifoRun(o: RunOptions): Promise<number> {
       ...(opts.tag ? { tag: opts.tag } : {}),
       uid: process.getuid?.() ?? 1000,
       gid: process.getgid?.() ?? 1000,
+      ...(opts.keep ? {} : { labels: { [LABEL_LAUNCHER]: mine[LABEL_LAUNCHER] } }),
       docker,
     });
-    if (!opts.keep) cleanups.push(() => sidecarDown({ session, docker }));
+    checkStop();
     const runner = createDockerRunner({ sidecars: new Map(Object.entries(up.sidecars) as [ToolchainKind, string][]), docker, verbose });
     cleanups.push(() => runner.close());
     const token = newToken();
@@ -277,37 +320,27 @@ export async function aifoRun(o: RunOptions): Promise<number> {
       url = clientUrl(addr);
       // An engine whose containers cannot use the host network (a VM, rootless setups) would
       // leave every tool call failing later; find out now, with the real shim and proxy.
-      const reach = await agentReaches(docker, opts.image, url, token, probeHostConfig(opts), workspace);
+      const reach = await agentReaches(docker, opts.image, url, token, probeHostConfig(opts), workspace, mine);
       if (!reach.ok) throw new AifoError('AIFO_E_CONFIG', `the agent cannot reach the proxy at ${url} (${reach.detail}); use --unix-socket, or run 'aifo doctor'`);
     }
     cleanups.push(() => proxy.shutdown());
+    checkStop();
 
-    const container = await docker.createContainer(agentCreateOptions(opts, session, agentName, url, token, socketDir, tty, pathEnv));
-    cleanups.push(() => container.remove({ force: true }));
-    const detach = await pipeIo(docker, container, tty);
+    const created = await docker.createContainer(agentCreateOptions(opts, session, agentName, url, token, socketDir, tty, pathEnv));
+    cleanups.push(() => created.remove({ force: true }));
+    checkStop();
+    container = created;
+    const detach = await pipeIo(docker, created, tty);
     cleanups.push(async () => detach());
-    const stop = (sig: NodeJS.Signals): void => {
-      stoppedBy ??= sig;
-      log(`aifo: ${sig}: stopping the agent`);
-      // TERM, then KILL after the grace: an interactive shell ignores TERM.
-      void container.stop({ t: AGENT_STOP_GRACE_SECS }).catch(() => undefined);
-    };
     // A closed terminal (SIGHUP) makes writes to it fail; that must not skip the cleanup.
     for (const s of [process.stdout, process.stderr, process.stdin]) s.on('error', () => undefined);
-    const onInt = (): void => stop('SIGINT');
-    const onTerm = (): void => stop('SIGTERM');
-    const onHup = (): void => stop('SIGHUP');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-    process.on('SIGHUP', onHup);
-    cleanups.push(async () => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      process.off('SIGHUP', onHup);
-    });
-    await container.start();
-    const r = (await container.wait()) as { StatusCode?: number };
+    checkStop();
+    agentStarted = true;
+    await created.start();
+    const r = (await created.wait()) as { StatusCode?: number };
     exitCode = r.StatusCode ?? 1;
+  } catch (err) {
+    if (err !== stopped) throw err;
   } finally {
     await cleanup();
   }

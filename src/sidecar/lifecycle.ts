@@ -10,6 +10,7 @@
 // after a crash, other image or workspace) is removed and created again.
 import { realpath, stat } from 'node:fs/promises';
 import Dockerode from 'dockerode';
+import { AifoError } from '../protocol/errors.js';
 import { loadToolchainDefs } from '../images/definitions.js';
 import { isToolchainKind, TOOLCHAIN_KINDS, type ToolchainKind } from '../protocol/tools.js';
 import {
@@ -46,6 +47,8 @@ export interface SidecarUpOptions {
   readonly network?: 'none' | 'host';
   /** Mount the per-kind cache volumes `aifo-cache-<kind>`; default true. */
   readonly cache?: boolean;
+  /** More labels on each sidecar created. */
+  readonly labels?: Readonly<Record<string, string>>;
   readonly docker?: Dockerode;
   readonly log?: (line: string) => void;
 }
@@ -114,6 +117,8 @@ export function sidecarCreateOptions(o: {
   network: string;
   /** Where the kind's cache volume is mounted; undefined for no cache volume. */
   cachePath: string | undefined;
+  /** More labels (aifo run marks its sidecars with its launcher). */
+  labels?: Readonly<Record<string, string>> | undefined;
 }): Dockerode.ContainerCreateOptions {
   const mounts: Dockerode.MountSettings[] = [{ Type: 'bind', Source: o.workspace, Target: o.workspace }];
   if (o.cachePath) mounts.push({ Type: 'volume', Source: cacheVolumeName(o.kind), Target: o.cachePath });
@@ -129,6 +134,7 @@ export function sidecarCreateOptions(o: {
       [LABEL_KIND]: o.kind,
       [LABEL_WORKSPACE]: o.workspace,
       [LABEL_IMAGE_REF]: o.image,
+      ...o.labels,
     },
     HostConfig: {
       NetworkMode: o.network,
@@ -169,8 +175,9 @@ export async function sidecarUp(opts: SidecarUpOptions): Promise<SidecarUpResult
   const network = opts.network ?? 'none';
   const created: string[] = [];
 
-  // Kinds start in parallel: each is an independent container.
-  await Promise.all(
+  // Kinds start in parallel: each is an independent container. All are waited for before a
+  // failure is reported, so a caller that cleans up after one finds every container made.
+  const results = await Promise.allSettled(
     [...new Set(opts.kinds)].map(async (kind) => {
       const name = sidecarName(kind, session);
       const image = opts.images?.[kind] ?? `aifo-toolchain-${kind}:${tag}`;
@@ -179,7 +186,8 @@ export async function sidecarUp(opts: SidecarUpOptions): Promise<SidecarUpResult
         imageInfo = await docker.getImage(image).inspect();
       } catch (err) {
         if (errStatus(err) === 404) {
-          throw new Error(`image ${image} for the ${kind} sidecar is not in the local engine; build it with \`aifo images build --toolchain ${kind}\``);
+          // A set-up problem with its fix (the CLI exits 2 for these).
+          throw new AifoError('AIFO_E_CONFIG', `image ${image} for the ${kind} sidecar is not in the local engine; build it with \`aifo images build --toolchain ${kind}\``);
         }
         throw err;
       }
@@ -204,7 +212,7 @@ export async function sidecarUp(opts: SidecarUpOptions): Promise<SidecarUpResult
       let container: Dockerode.Container;
       try {
         container = await docker.createContainer(
-          sidecarCreateOptions({ kind, session, workspace, image, uid: opts.uid, gid: opts.gid, network, cachePath: (opts.cache ?? true) ? cachePath : undefined }),
+          sidecarCreateOptions({ kind, session, workspace, image, uid: opts.uid, gid: opts.gid, network, cachePath: (opts.cache ?? true) ? cachePath : undefined, labels: opts.labels }),
         );
       } catch (err) {
         if (errStatus(err) === 409) {
@@ -224,6 +232,8 @@ export async function sidecarUp(opts: SidecarUpOptions): Promise<SidecarUpResult
       log(`aifo: started sidecar ${name} (${image})`);
     }),
   );
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 
   const listed = await sidecarList({ session, docker });
   const sidecars: Partial<Record<ToolchainKind, string>> = {};

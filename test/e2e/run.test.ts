@@ -128,6 +128,36 @@ test('SIGTERM to the launcher: the running tool is stopped, the agent removed; -
   assertNothingNew(before, await leftovers());
 });
 
+test('Ctrl-C during start-up (sidecars being made, no agent yet) still removes everything', async () => {
+  const before = await leftovers();
+  const child = aifo(['run', '--toolchain', 'rust,node,python,c-cpp,go', '--workspace', workspace, '--', 'true']);
+  const done = finish(child);
+  // The first sidecar of this launcher exists: start-up is under way.
+  for (const t0 = performance.now(); ; ) {
+    const ours = execFileSync('docker', ['ps', '-a', '--filter', `label=org.aifo.launcher`, '--format', '{{.Label "org.aifo.launcher"}}'], { encoding: 'utf8' });
+    if (ours.split('\n').some((l) => l.startsWith(`${child.pid}:`))) break;
+    assert.ok(performance.now() - t0 < 30_000, 'no sidecar appeared');
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  child.kill('SIGINT');
+  const r = await done;
+  assert.equal(r.code, 130, r.stderr);
+  assertNothingNew(before, await leftovers());
+});
+
+test('a start-up that fails half-way (one kind\'s image missing) removes the sidecars it had started', async () => {
+  const before = await leftovers();
+  execFileSync('docker', ['tag', 'aifo-toolchain-rust:local', 'aifo-toolchain-rust:halfway']);
+  try {
+    const r = await finish(aifo(['run', '--tag', 'halfway', '--toolchain', 'rust,python', '--workspace', workspace, '--', 'true']));
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /aifo-toolchain-python:halfway/);
+    assertNothingNew(before, await leftovers());
+  } finally {
+    execFileSync('docker', ['rmi', 'aifo-toolchain-rust:halfway']);
+  }
+});
+
 test('after a SIGKILLed launcher, the next aifo run removes what it left', async () => {
   const pre = await leftovers();
   const child = aifo(['run', '--toolchain', 'c-cpp', '--workspace', workspace, '--', 'make', 'sleepy']);
