@@ -158,7 +158,7 @@ await yargs(hideBin(process.argv))
           w
             .positional('dir', { type: 'string', demandOption: true })
             .option('shim-bundle', { type: 'string', describe: 'aifo-shim bundle to install (default: the one beside this CLI)' })
-            .option('node', { type: 'string', describe: "shim interpreter for its #! line (default '/usr/bin/env node')" })
+            .option('node', { type: 'string', describe: "shim interpreter for its #! line, an absolute path (default /usr/bin/node)" })
             .option('sh', { type: 'string', describe: 'absolute path of the real sh (default /bin/sh)' })
             .option('bash', { type: 'string', describe: 'absolute path of the real bash (default /bin/bash)' })
             .option('dash', { type: 'string', describe: 'absolute path of the real dash (default /bin/dash)' })

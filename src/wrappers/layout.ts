@@ -11,7 +11,12 @@ export const SHIM_NAME = 'aifo-shim';
 export const WRAPPER_NAMES = ['bash', 'dash', 'sh'] as const;
 export type WrapperName = (typeof WRAPPER_NAMES)[number];
 
-export const DEFAULT_NODE = '/usr/bin/env node';
+/**
+ * The shim's interpreter by default: Debian's node, where the agent images have it. Never
+ * `/usr/bin/env node`: in /opt/aifo/bin, first on PATH, `node` is the shim itself, which would
+ * make the shim its own interpreter (an endless exec loop). checkShimDir refuses that line.
+ */
+export const DEFAULT_NODE = '/usr/bin/node';
 export const DEFAULT_REAL_SHELLS: Readonly<Record<WrapperName, string>> = {
   sh: '/bin/sh',
   bash: '/bin/bash',
@@ -166,6 +171,11 @@ export async function checkShimDir(dir: string): Promise<string[]> {
       return `${name}: unfilled placeholder (write it with writeShimDir)`;
     }
     if (!text.startsWith('#!/')) return `${name}: no "#!/" interpreter line`;
+    const nl = text.indexOf('\n');
+    const first = nl < 0 ? text : text.slice(0, nl);
+    if (!wrapper && /^#!\S*\/env(\s+-\S+)*\s+node(\s|$)/.test(first)) {
+      return `${name}: its #! line looks node up on PATH (${first.slice(2).trim()}), where /opt/aifo/bin/node is the shim itself; write it with --node /usr/bin/node (the agent's node)`;
+    }
     return undefined;
   };
 

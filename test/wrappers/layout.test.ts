@@ -98,12 +98,25 @@ describe('writeShimDir', () => {
     writeFileSync(bare, 'console.log(1);\n');
     const dir2 = freshDir();
     await writeShimDir(dir2, { shimBundle: bare });
-    assert.equal(readFileSync(path.join(dir2, 'aifo-shim'), 'utf8'), '#!/usr/bin/env node\nconsole.log(1);\n');
+    assert.equal(readFileSync(path.join(dir2, 'aifo-shim'), 'utf8'), '#!/usr/bin/node\nconsole.log(1);\n');
+  });
+
+  test('checkShimDir refuses a shim that looks node up on PATH (in /opt/aifo/bin that is the shim itself)', async () => {
+    for (const node of ['/usr/bin/env node', '/usr/bin/env -S node', '/bin/env node --flag']) {
+      const dir = freshDir();
+      await writeShimDir(dir, { shimBundle: bundle, node });
+      const problems = await checkShimDir(dir);
+      assert.equal(problems.length, 1, `${node}: ${problems.join('; ')}`);
+      assert.match(problems[0]!, /^aifo-shim: its #! line looks node up on PATH .* write it with --node \/usr\/bin\/node/);
+    }
+    const ok = freshDir();
+    await writeShimDir(ok, { shimBundle: bundle, node: '/nix/store/abc-nodejs-slim-22/bin/node' });
+    assert.deepEqual(await checkShimDir(ok), []);
   });
 
   test('protocol rule: a tool symlink keeps the tool name in argv (the shim routes by it)', async () => {
     const dir = freshDir();
-    await writeShimDir(dir, { shimBundle: bundle });
+    await writeShimDir(dir, { shimBundle: bundle, node: process.execPath });
     const r = spawnSync(path.join(dir, 'cargo'), ['build', '--release'], { encoding: 'utf8' });
     assert.equal(r.stdout, 'cargo build,--release\n', r.stderr);
   });
