@@ -314,8 +314,11 @@ export async function reapDockerOrphans(
           if (!execId || !isValidExecId(execId) || !pgid || !/^[0-9]+$/.test(pgid) || Number(pgid) <= 1) return;
           if (!ownerGone(owner)) return;
           log(`aifo-coder: proxy: stopping process group ${pgid} in ${container} left by a proxy that is gone (exec_id=${execId})`);
+          // The pgid is read again from the exec directory on every signal, not taken from the
+          // listing: the wrapper removes that directory only once the group is gone, so a pgid
+          // that a new process took over meanwhile is never signalled.
           const group = (sig: SignalName | '0'): Promise<boolean> =>
-            groupScript(docker, container, execId, sig, pgid).then((r) => r.existed, () => false);
+            groupScript(docker, container, execId, sig, undefined).then((r) => r.existed, () => false);
           // Held timers: at start-up nothing else keeps the process alive while this waits.
           await escalate({ signal: async (sig) => void (await group(sig)), groupAlive: () => group('0') }, DISCONNECT_PLAN, heldClock).finished;
           stopped.push(`${container}/${execId}`);
