@@ -132,7 +132,6 @@ export function nativeExec(cfg: ShimConfig, req: ExecRequest, out: Writable, err
   return { outcome, abort: () => request.destroy() };
 }
 
-/** POST /signal; resolves with the status (0 when the proxy could not be reached). */
 function signalBody(cfg: ShimConfig, sig: string): string {
   return encodeForm([['exec_id', cfg.execId], ['signal', sig]]);
 }
@@ -141,6 +140,7 @@ function notifyBody(cmd: string, args: readonly string[]): string {
   return encodeForm([['cmd', cmd], ...args.map((a) => ['arg', a] as const)]);
 }
 
+/** POST /signal; resolves with the status (0 when the proxy could not be reached). */
 export function postSignal(cfg: ShimConfig, sig: string): Promise<number> {
   const body = Buffer.from(signalBody(cfg, sig), 'utf8');
   return new Promise((resolve) => {
