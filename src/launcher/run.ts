@@ -114,13 +114,13 @@ interface Plan {
 
 /** The TCP start-up probe's container: host network, the workspace, and the override if any. */
 function probeHostConfig(o: RunOptions): Dockerode.HostConfig {
-  return { NetworkMode: 'host', Binds: [`${o.workspace}:${o.workspace}`, ...(o.shimDir ? [`${o.shimDir}:/opt/aifo/bin:ro`] : [])] };
+  return { NetworkMode: 'host', Binds: [`${o.workspace}:${o.workspace}`, ...(o.shimDir ? [`${o.shimDir}:${SHIM_BIN}:ro`] : [])] };
 }
 
 function agentCreateOptions(o: RunOptions, session: string, agentName: string, url: string, token: string, socketDir: string | undefined, tty: boolean, pathEnv: string): Dockerode.ContainerCreateOptions {
   const binds = [`${o.workspace}:${o.workspace}`];
   if (socketDir) binds.push(`${socketDir}:${AGENT_SOCKET_DIR}`);
-  if (o.shimDir) binds.push(`${o.shimDir}:/opt/aifo/bin:ro`);
+  if (o.shimDir) binds.push(`${o.shimDir}:${SHIM_BIN}:ro`);
   return {
     name: agentName,
     Image: o.image,
