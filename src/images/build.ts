@@ -15,7 +15,7 @@ import path from 'node:path';
 import Dockerode from 'dockerode';
 import { TOOLCHAIN_KINDS, type ToolchainKind } from '../protocol/tools.js';
 import { writeShimDir } from '../wrappers/layout.js';
-import { loadAgentDef, loadToolchainDefs, packageRoot, type AgentImageDef, type Flavor } from './definitions.js';
+import { loadAgentDef, loadToolchainDefs, packageRoot, toolchainImageRef, type AgentImageDef, type Flavor } from './definitions.js';
 import { loadImage, type Layer } from './load.js';
 import { buildRootfs, checkRootfs, SOURCE_DATE_EPOCH } from './mmdebstrap.js';
 import { dirEntries, writeTar } from './tar.js';
@@ -32,9 +32,7 @@ export const LABEL_KIND = 'org.aifo.kind';
 export const LABEL_FLAVOR = 'org.aifo.flavor';
 export const LABEL_SHIM_LAYER = 'org.aifo.shim-layer';
 
-export function toolchainImageRef(kind: ToolchainKind, tag = 'local'): string {
-  return `aifo-toolchain-${kind}:${tag}`;
-}
+export { toolchainImageRef } from './definitions.js';
 
 export function agentImageRef(flavor: Flavor = 'slim', tag = 'local', agent?: string): string {
   const name = agent ? `aifo-agent-${agent}` : 'aifo-agent';

@@ -19,6 +19,11 @@ export interface ToolchainImageDef {
   readonly npm: readonly string[];
 }
 
+/** The local name of a kind's toolchain image; sidecars, doctor and the builder all use it. */
+export function toolchainImageRef(kind: ToolchainKind, tag = 'local'): string {
+  return `aifo-toolchain-${kind}:${tag}`;
+}
+
 export type Flavor = 'slim' | 'full';
 export const FLAVORS: readonly Flavor[] = ['slim', 'full'];
 

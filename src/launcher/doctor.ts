@@ -3,6 +3,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import Dockerode from 'dockerode';
+import { toolchainImageRef } from '../images/definitions.js';
 import { TOOLCHAIN_KINDS } from '../protocol/tools.js';
 import { newToken } from '../proxy/auth.js';
 import { clientUrl, listen } from '../proxy/listen.js';
@@ -138,7 +139,7 @@ export async function doctor(o: DoctorOptions, print: (f: Finding) => void): Pro
   const engineOk = findings[0]?.ok === true;
   if (engineOk) {
     for (const kind of TOOLCHAIN_KINDS) {
-      const ref = `aifo-toolchain-${kind}:${o.tag}`;
+      const ref = toolchainImageRef(kind, o.tag);
       const have = await docker.getImage(ref).inspect().then(() => true, () => false);
       add(have ? { ok: true, what: `image ${ref}` } : { ok: false, what: `image ${ref} is missing`, fix: `aifo images build --toolchain ${kind}` });
     }

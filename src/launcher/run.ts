@@ -18,6 +18,7 @@ import { createProxyServer } from '../proxy/server.js';
 import { sidecarCachePath, sidecarCreateOptions, sidecarDown, sidecarUp } from '../sidecar/index.js';
 import { agentReaches, probeCreateOptions } from './doctor.js';
 import { checkShimDir } from '../wrappers/layout.js';
+import { toolchainImageRef } from '../images/definitions.js';
 import { maxSecsFromEnv } from '../cli/proxy.js';
 
 export const LABEL_AGENT = 'org.aifo.agent';
@@ -228,12 +229,13 @@ export async function aifoRun(o: RunOptions): Promise<number> {
   // Everything this run creates carries its launcher id, so a next run can remove it should this
   // launcher die (SIGKILL) at any point; kept sidecars (--keep) are meant to outlive it.
   const mine = { [LABEL_LAUNCHER]: launcherId(), [LABEL_SESSION]: session };
+  const sidecarLabels = opts.keep ? undefined : { [LABEL_LAUNCHER]: mine[LABEL_LAUNCHER] };
   if (opts.dryRun) {
     const url = opts.transport === 'unix' ? AGENT_URL_UNIX : 'http://127.0.0.1:<port>/exec';
     const createOptions = agentCreateOptions(opts, session, agentName, url, '<token>', opts.transport === 'unix' ? '<socket-dir>' : undefined, tty, pathEnv);
     const sidecars = await Promise.all(
       opts.kinds.map(async (kind) => {
-        const image = `aifo-toolchain-${kind}:${opts.tag ?? 'local'}`;
+        const image = toolchainImageRef(kind, opts.tag);
         const c = sidecarCreateOptions({
           kind,
           session,
@@ -243,7 +245,7 @@ export async function aifoRun(o: RunOptions): Promise<number> {
           gid: process.getgid?.() ?? 1000,
           network: 'none',
           cachePath: await sidecarCachePath(docker, kind, image),
-          labels: opts.keep ? undefined : { [LABEL_LAUNCHER]: mine[LABEL_LAUNCHER] },
+          labels: sidecarLabels,
         });
         return { ...c, name: c.name!, Image: image };
       }),
@@ -297,7 +299,7 @@ export async function aifoRun(o: RunOptions): Promise<number> {
       ...(opts.tag ? { tag: opts.tag } : {}),
       uid: process.getuid?.() ?? 1000,
       gid: process.getgid?.() ?? 1000,
-      ...(opts.keep ? {} : { labels: { [LABEL_LAUNCHER]: mine[LABEL_LAUNCHER] } }),
+      ...(sidecarLabels ? { labels: sidecarLabels } : {}),
       docker,
     });
     checkStop();

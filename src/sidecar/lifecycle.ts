@@ -11,7 +11,7 @@
 import { realpath, stat } from 'node:fs/promises';
 import Dockerode from 'dockerode';
 import { AifoError } from '../protocol/errors.js';
-import { loadToolchainDefs } from '../images/definitions.js';
+import { loadToolchainDefs, toolchainImageRef } from '../images/definitions.js';
 import { isToolchainKind, TOOLCHAIN_KINDS, type ToolchainKind } from '../protocol/tools.js';
 import {
   assertSession,
@@ -180,7 +180,7 @@ export async function sidecarUp(opts: SidecarUpOptions): Promise<SidecarUpResult
   const results = await Promise.allSettled(
     [...new Set(opts.kinds)].map(async (kind) => {
       const name = sidecarName(kind, session);
-      const image = opts.images?.[kind] ?? `aifo-toolchain-${kind}:${tag}`;
+      const image = opts.images?.[kind] ?? toolchainImageRef(kind, tag);
       let imageInfo: Dockerode.ImageInspectInfo;
       try {
         imageInfo = await docker.getImage(image).inspect();
